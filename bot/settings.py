@@ -1,0 +1,170 @@
+"""Lepton's configuration: environment variables and an optional `.env`, checked once at start-up.
+
+Every problem is reported as one line naming the variable, so a misconfigured deploy says what
+to fix instead of failing later with a traceback from deep inside Slack or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line per variable, ready to print."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    lepton_data_dir: Path = Field(default=Path("data"), description="index files and other state")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in data dir")
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    port: int = Field(default=3000, ge=1, le=65535)
+    lepton_admins: Annotated[frozenset[str], NoDecode] = frozenset()
+    lepton_embedding_model: str = Field(default="", description="local model path")
+    log_level: str = "INFO"
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_client_id",
+        "slack_client_secret",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_shape(cls, value: str) -> str:
+        value = value.strip() or DEFAULT_SLACK_API_URL
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("lepton_admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: Any) -> frozenset[str]:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        ids = frozenset(str(v) for v in value or ())
+        bad = sorted(i for i in ids if not SLACK_USER_ID.match(i))
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a Slack user ID (like U012AB3CD)")
+        return ids
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _derive_and_check(self) -> Settings:
+        if not self.database_url.strip():
+            self.database_url = f"sqlite:///{(self.lepton_data_dir / 'lepton.db').as_posix()}"
+        self.database_url = normalise_database_url(self.database_url)
+        if self.lepton_embedding_model and not Path(self.lepton_embedding_model).exists():
+            raise ValueError(
+                "LEPTON_EMBEDDING_MODEL: no model at "
+                f"{self.lepton_embedding_model!r} (it must be a local path; nothing is downloaded)"
+            )
+        if bool(self.slack_client_id) != bool(self.slack_client_secret):
+            missing = "SLACK_CLIENT_SECRET" if self.slack_client_id else "SLACK_CLIENT_ID"
+            raise ValueError(f"{missing}: is not set, and OAuth needs both client ID and secret")
+        return self
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        return bool(self.slack_bot_token or self.oauth_enabled or self.slack_app_token)
+
+    def require(self, command: str, *names: str) -> None:
+        """Fail with one line per missing variable that `command` cannot run without."""
+        missing = [n for n in names if not getattr(self, n.lower())]
+        if missing:
+            raise SettingsError(
+                "\n".join(f"{n}: is not set, and `lepton {command}` needs it" for n in missing)
+            )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs platforms hand out (`postgres://...`) and pick the driver we ship."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("DATABASE_URL: is not a URL like sqlite:///data/lepton.db") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend not in {"sqlite", "postgresql"}:
+        raise ValueError(f"DATABASE_URL: {backend!r} is not supported; use sqlite or postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = ".".join(str(part) for part in error.get("loc", ())) or ""
+    message = str(error.get("msg", "is invalid"))
+    message = re.sub(r"^(Value error|Assertion failed), ", "", message)
+    if not field and re.match(r"^[A-Z_]+: ", message):
+        return message
+    name = field.upper() or "configuration"
+    value = error.get("input")
+    secret = "SECRET" in name or "TOKEN" in name
+    quoted = isinstance(value, str) and repr(value) in message
+    shown = "" if secret or quoted or not isinstance(value, str) else f" (got {value!r})"
+    return f"{name}: {message}{shown}"
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+    """Read and validate settings; raise SettingsError with one line per bad variable."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_describe(e) for e in exc.errors())) from None

@@ -1,0 +1,1 @@
+"""Alembic migrations; `lepton migrate` runs them (see bot/migrate.py)."""

@@ -1,0 +1,34 @@
+"""SQLAlchemy models: the source of truth for everything Lepton knows and has done."""
+
+from models.answers import Answer, AnswerSnippet, KnowledgeGap, QueryLog, Rating
+from models.audit import AuditLog
+from models.base import Base
+from models.knowledge import Document, IndexState, Snippet, SnippetEmbedding
+from models.session import create_db_engine, make_session_factory, transaction
+from models.surveys import Survey, SurveyDelivery, SurveyOptOut, SurveyResponse, SurveyRound
+from models.training import Assignment, Nudge, TrainingModule
+
+__all__ = [
+    "Answer",
+    "AnswerSnippet",
+    "Assignment",
+    "AuditLog",
+    "Base",
+    "Document",
+    "IndexState",
+    "KnowledgeGap",
+    "Nudge",
+    "QueryLog",
+    "Rating",
+    "Snippet",
+    "SnippetEmbedding",
+    "Survey",
+    "SurveyDelivery",
+    "SurveyOptOut",
+    "SurveyResponse",
+    "SurveyRound",
+    "TrainingModule",
+    "create_db_engine",
+    "make_session_factory",
+    "transaction",
+]

@@ -1,0 +1,57 @@
+"""The `lepton` command as an operator meets it: help everywhere, honest exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_lepton
+
+SUBCOMMANDS = ["migrate", "ingest", "reindex", "find", "serve", "socket", "worker", "console",
+               "stats"]
+
+
+@pytest.mark.parametrize("subcommand", [None, *SUBCOMMANDS])
+def test_help_works_even_with_broken_settings(subcommand: str | None, tmp_path: Path) -> None:
+    args = ["--help"] if subcommand is None else [subcommand, "--help"]
+    result = run_lepton(*args, env={"PORT": "broken"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: lepton" in result.stdout
+
+
+def test_migrate_creates_schema_then_is_a_no_op(db_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": db_url}
+    first = run_lepton("migrate", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "migrated from an empty database to 0001" in first.stdout
+    second = run_lepton("migrate", env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "already at revision 0001; nothing to do" in second.stdout
+    stats = run_lepton("stats", env=env, cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert "snippets: 0" in stats.stdout
+
+
+def test_default_database_is_a_sqlite_file_in_the_data_dir(tmp_path: Path) -> None:
+    result = run_lepton("migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "lepton.db").stat().st_size > 0
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    result = run_lepton("stats", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "run `lepton migrate` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    result = run_lepton(
+        "migrate", env={"DATABASE_URL": "postgresql://lepton:pw@127.0.0.1:1/lepton"}, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("lepton: DATABASE_URL: cannot use postgresql+psycopg://lepton:***@")
+    assert ":pw@" not in result.stderr
