@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -13,10 +14,17 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 import models
 from bot import migrate as migrations
+from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
+from bot.slack_client import web_client
+from bot.slack_history import fetch_channel_documents
+from indexer.documents import LoadResult
+from indexer.loaders.files import load_tree
+from indexer.loaders.slack_export import load_export
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+QUIET_LOGGERS = ("alembic", "sentence_transformers", "faiss", "httpx", "pypdf")
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -32,6 +40,7 @@ class LeptonContext:
         self.env_file = env_file
         self._settings: Settings | None = None
         self._engine: Engine | None = None
+        self._services: Services | None = None
 
     @property
     def settings(self) -> Settings:
@@ -45,8 +54,15 @@ class LeptonContext:
                 format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             )
             if self._settings.log_level != "DEBUG":
-                logging.getLogger("alembic").setLevel(logging.WARNING)
+                for chatty in QUIET_LOGGERS:
+                    logging.getLogger(chatty).setLevel(logging.WARNING)
         return self._settings
+
+    def services(self) -> Services:
+        """Everything wired on a migrated database."""
+        if self._services is None:
+            self._services = Services(self.settings, self.migrated_engine())
+        return self._services
 
     @property
     def engine(self) -> Engine:
@@ -136,6 +152,122 @@ def stats(ctx: LeptonContext) -> None:
         click.echo(f"{label:>22}: {count}")
 
 
+def _load_sources(paths: tuple[Path, ...], workspace_url: str) -> tuple[LoadResult, list[str]]:
+    """Load every path with the loader its shape calls for; return prune prefixes too."""
+    loaded = LoadResult()
+    prefixes: list[str] = []
+    for path in paths:
+        if is_slack_export(path):
+            loaded.extend(load_export(path, workspace_url=workspace_url))
+            prefixes.append(f"slack-export:{path.stem if path.is_file() else path.name}/")
+        else:
+            loaded.extend(load_tree(path))
+            root = str(path.resolve())
+            prefixes.append(root + "/" if path.is_dir() else root)
+    return loaded, prefixes
+
+
+def is_slack_export(path: Path) -> bool:
+    return path.suffix.lower() == ".zip" or (path / "channels.json").is_file()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also remove snippets whose source is gone from the given folders.",
+)
+@click.option(
+    "--slack-channel",
+    "slack_channels",
+    multiple=True,
+    metavar="CHANNEL_ID",
+    help="Ingest a live channel's history via the Web API (repeatable).",
+)
+@click.option(
+    "--workspace-url",
+    default="https://slack.com",
+    show_default=True,
+    help="Workspace URL used to build permalinks for Slack export threads.",
+)
+@pass_lepton
+def ingest(
+    ctx: LeptonContext,
+    paths: tuple[Path, ...],
+    prune: bool,
+    slack_channels: tuple[str, ...],
+    workspace_url: str,
+) -> None:
+    """Add or update knowledge from folders (Markdown, reST, HTML, text, PDF, FAQ CSV/JSON),
+    Slack export zips or folders, and live Slack channels. Unchanged files are skipped."""
+    if not paths and not slack_channels:
+        fail(
+            "nothing to ingest: give a folder, file or Slack export, or --slack-channel", EXIT_USAGE
+        )
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}", EXIT_USAGE)
+    if slack_channels:
+        ctx.settings.require("ingest --slack-channel", "SLACK_BOT_TOKEN")
+    services = ctx.services()
+    loaded, prefixes = _load_sources(paths, workspace_url.rstrip("/"))
+    if slack_channels:
+        client = web_client(ctx.settings)
+        for channel in slack_channels:
+            loaded.extend(fetch_channel_documents(client, channel))
+    summary = services.ingestor.ingest(
+        loaded, prune_prefixes=prefixes if prune else (), progress=True
+    )
+    for line in summary.lines():
+        click.echo(line)
+
+
+@cli.command()
+@pass_lepton
+def reindex(ctx: LeptonContext) -> None:
+    """Rebuild the search index from the embeddings stored in the database (no re-embedding,
+    unless the configured model changed)."""
+    knowledge = ctx.services().knowledge
+    knowledge.rebuild()
+    click.echo(
+        f"index rebuilt: {len(knowledge.index)} snippets, {knowledge.index.kind} search, "
+        f"version {knowledge.version}, model {knowledge.embedder.name}"
+    )
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("-n", "--limit", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="CHANNEL_ID",
+    help="Also show snippets restricted to this channel's members (repeatable).",
+)
+@pass_lepton
+def find(ctx: LeptonContext, query: tuple[str, ...], limit: int, channels: tuple[str, ...]) -> None:
+    """Search the knowledge base and print the best snippets with their sources."""
+    text = " ".join(query).strip()
+    if not text:
+        fail("the query is empty: try `lepton find tensorflow 2.0`", EXIT_USAGE)
+    services = ctx.services()
+    if len(services.knowledge.index) == 0:
+        fail("the knowledge base is empty: run `lepton ingest examples/knowledge` first")
+    results = services.searcher.search(text, limit=limit, channels=frozenset(channels))
+    if not results:
+        click.echo("No matching snippets.")
+    for rank, result in enumerate(results, start=1):
+        heading = f"{result.title} > {result.section}" if result.section else result.title
+        click.echo(f"{rank}. {heading}  (score {result.score:.2f})")
+        click.echo(f"   source: {result.link}")
+        meta = ", ".join(result.tags)
+        click.echo(f"   tags: {meta or '-'}   topic: {result.topic or '-'}")
+        excerpt = " ".join(result.text.split())
+        click.echo(f"   {excerpt[:200]}{'…' if len(excerpt) > 200 else ''}")
+
+
 def _not_built_yet(name: str, what: str) -> None:
     @cli.command(
         name=name,
@@ -147,9 +279,6 @@ def _not_built_yet(name: str, what: str) -> None:
 
 
 for _name, _what in [
-    ("ingest", "Ingest knowledge sources into the database and index"),
-    ("reindex", "Rebuild the search index from stored embeddings"),
-    ("find", "Search the knowledge base and print the results"),
     ("serve", "Serve the Slack app over HTTP at /slack/events on $PORT"),
     ("socket", "Connect the Slack app over Socket Mode"),
     ("worker", "Run the scheduler (surveys, nudges, digests)"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, utcnow
@@ -50,7 +50,7 @@ class Snippet(Timestamped, Base):
     """A searchable chunk with the metadata results show and filters use."""
 
     __tablename__ = "snippets"
-    __table_args__ = (UniqueConstraint("document_id", "ordinal"),)
+    __table_args__ = (Index("ix_snippets_document_ordinal", "document_id", "ordinal"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))

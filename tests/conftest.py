@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from indexer.embedding import Embedder
 from models import create_db_engine
 from tests.postgres_server import PostgresServer
 
@@ -58,3 +59,19 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = create_db_engine(db_url)
     yield engine
     engine.dispose()
+
+
+from tests.fake_slack import FakeSlack  # noqa: E402  (appended so existing lines stay as they are)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    """A running local Slack Web API; point WebClient(base_url=fake_slack.base_url) at it."""
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
+    return Embedder.load()

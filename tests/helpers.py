@@ -17,6 +17,11 @@ def run_lepton(
     clean.pop("DATABASE_URL", None)
     clean.update(env or {})
     return subprocess.run(
-        [str(LEPTON), *args], capture_output=True, text=True, env=clean, cwd=cwd,
-        timeout=timeout, check=False,
+        [str(LEPTON), *args],
+        capture_output=True,
+        text=True,
+        env=clean,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
     )

@@ -8,8 +8,17 @@ import pytest
 
 from tests.helpers import run_lepton
 
-SUBCOMMANDS = ["migrate", "ingest", "reindex", "find", "serve", "socket", "worker", "console",
-               "stats"]
+SUBCOMMANDS = [
+    "migrate",
+    "ingest",
+    "reindex",
+    "find",
+    "serve",
+    "socket",
+    "worker",
+    "console",
+    "stats",
+]
 
 
 @pytest.mark.parametrize("subcommand", [None, *SUBCOMMANDS])

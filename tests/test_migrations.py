@@ -17,7 +17,13 @@ def test_upgrade_creates_every_table(engine: Engine) -> None:
     assert after == migrations.head_revision()
     expected = {name for md in target_metadata() for name in md.tables}
     assert expected <= set(inspect(engine).get_table_names())
-    assert {"documents", "snippets", "ratings", "survey_responses", "slack_installations"} <= expected
+    assert {
+        "documents",
+        "snippets",
+        "ratings",
+        "survey_responses",
+        "slack_installations",
+    } <= expected
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:

@@ -10,9 +10,18 @@ from bot.settings import DEFAULT_SLACK_API_URL, SettingsError, load_settings
 from tests.helpers import run_lepton
 
 SETTING_VARS = [
-    "DATABASE_URL", "LEPTON_DATA_DIR", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_API_URL", "PORT",
-    "LEPTON_ADMINS", "LEPTON_EMBEDDING_MODEL", "LOG_LEVEL",
+    "DATABASE_URL",
+    "LEPTON_DATA_DIR",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_API_URL",
+    "PORT",
+    "LEPTON_ADMINS",
+    "LEPTON_EMBEDDING_MODEL",
+    "LOG_LEVEL",
 ]
 
 
@@ -38,7 +47,9 @@ def test_database_defaults_into_the_data_dir(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_env_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    Path(".env").write_text("PORT=4000\nLEPTON_ADMINS=U01AAA, U02BBB\nSLACK_API_URL=http://127.0.0.1:9/api\n")
+    Path(".env").write_text(
+        "PORT=4000\nLEPTON_ADMINS=U01AAA, U02BBB\nSLACK_API_URL=http://127.0.0.1:9/api\n"
+    )
     settings = load_settings(".env")
     assert settings.port == 4000
     assert settings.lepton_admins == {"U01AAA", "U02BBB"}

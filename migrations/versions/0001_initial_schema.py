@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 23:00:20.360426
+Create Date: 2026-11-22
 """
 
 from collections.abc import Sequence
@@ -163,10 +163,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_snippets")),
-        sa.UniqueConstraint("document_id", "ordinal", name=op.f("uq_snippets_document_id_ordinal")),
     )
     with op.batch_alter_table("snippets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_snippets_channel_id"), ["channel_id"], unique=False)
+        batch_op.create_index(
+            "ix_snippets_document_ordinal", ["document_id", "ordinal"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_snippets_topic"), ["topic"], unique=False)
 
     op.create_table(
@@ -488,6 +490,7 @@ def downgrade() -> None:
     op.drop_table("survey_rounds")
     with op.batch_alter_table("snippets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_snippets_topic"))
+        batch_op.drop_index("ix_snippets_document_ordinal")
         batch_op.drop_index(batch_op.f("ix_snippets_channel_id"))
 
     op.drop_table("snippets")

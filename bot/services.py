@@ -1,0 +1,47 @@
+"""The composition root's wiring: one place that builds the database, model, index and the
+services on top, so commands, the Slack app and the worker all share the same parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import models
+from bot.settings import Settings
+from indexer.embedding import Embedder
+from indexer.index_store import KnowledgeIndex
+from indexer.ingest import Ingestor
+from indexer.search import Searcher
+
+INDEX_DIR = "index"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return models.make_session_factory(self.engine)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder.load(self.settings.lepton_embedding_model or None)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeIndex:
+        """Opened on first use: loaded from disk, or repaired if it disagrees with the database."""
+        directory = self.settings.lepton_data_dir / INDEX_DIR
+        return KnowledgeIndex(self.sessions, directory, self.embedder).open()
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.knowledge)
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.knowledge)

@@ -1,0 +1,28 @@
+"""The one way Lepton builds a Slack Web API client: every call goes to SLACK_API_URL and 429s
+are waited out and retried."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.settings import Settings
+
+
+def web_client(settings: Settings, token: str | None = None) -> WebClient:
+    bot_token = token or (
+        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    )
+    return WebClient(
+        token=bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )

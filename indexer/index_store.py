@@ -1,0 +1,185 @@
+"""Keeps a process's FAISS copy in agreement with the database.
+
+The database's `index_state.version` is bumped in the same transaction as every snippet change.
+An index is used only when its stored version and model match the database's; otherwise it is
+rebuilt from stored embeddings (a crash mid-ingest, copied files, another process's ingest, or a
+model change all end up here), so answers never come from an index that disagrees.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from indexer.chunking import embedding_text
+from indexer.embedding import Embedder, from_bytes, to_bytes
+from indexer.vector_index import IndexMeta, VectorIndex
+from models import IndexState, Snippet, SnippetEmbedding
+
+log = logging.getLogger(__name__)
+READ_BATCH = 20_000
+EMBED_BATCH = 256
+
+
+def index_state(session: Session) -> IndexState:
+    """The single state row, created on first use."""
+    state = session.get(IndexState, 1)
+    if state is None:
+        state = IndexState(id=1, version=0)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def bump_version(session: Session, model: str) -> int:
+    """Advance the version inside the caller's transaction (row-locked on PostgreSQL)."""
+    index_state(session)
+    session.execute(
+        update(IndexState)
+        .where(IndexState.id == 1)
+        .values(version=IndexState.version + 1, model=model)
+    )
+    return int(session.scalar(select(IndexState.version).where(IndexState.id == 1)) or 0)
+
+
+class KnowledgeIndex:
+    """The FAISS copy of one process, tagged with the database version it reflects."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], directory: Path, embedder: Embedder
+    ) -> None:
+        self.sessions = sessions
+        self.directory = directory
+        self.embedder = embedder
+        self.index = VectorIndex.build(embedder.dim, np.zeros(0), np.zeros((0, embedder.dim)))
+        self.version = -1
+
+    def database_version(self) -> tuple[int, str | None]:
+        with self.sessions() as session:
+            state = session.get(IndexState, 1)
+            return (state.version, state.model) if state else (0, None)
+
+    def open(self) -> KnowledgeIndex:
+        """Load the stored index if it agrees with the database, else repair it; return self."""
+        self.ensure_model()
+        version, _ = self.database_version()
+        loaded = VectorIndex.load(self.directory)
+        if loaded is not None:
+            index, meta = loaded
+            if meta.version == version and meta.model == self.embedder.name:
+                self.index, self.version = index, version
+                return self
+            log.warning(
+                "index on disk is at version %s (%s), database at %s (%s): rebuilding",
+                meta.version,
+                meta.model,
+                version,
+                self.embedder.name,
+            )
+        self.rebuild()
+        return self
+
+    def refresh_if_stale(self) -> bool:
+        """Cheap check for web processes: reload when another process changed the knowledge."""
+        version, _ = self.database_version()
+        if version == self.version:
+            return False
+        self.open()
+        return True
+
+    def rebuild(self) -> None:
+        """Rebuild from stored embeddings, streamed in batches; nothing is re-embedded."""
+        with self.sessions() as session:
+            version = index_state(session).version
+            session.commit()
+            count = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(SnippetEmbedding)
+                    .where(SnippetEmbedding.model == self.embedder.name)
+                )
+                or 0
+            )
+            ids = np.empty(count, dtype=np.int64)
+            vectors = np.empty((count, self.embedder.dim), dtype=np.float32)
+            rows = session.execute(
+                select(SnippetEmbedding.snippet_id, SnippetEmbedding.vector)
+                .where(SnippetEmbedding.model == self.embedder.name)
+                .order_by(SnippetEmbedding.snippet_id)
+                .execution_options(yield_per=READ_BATCH)
+            )
+            n = 0
+            for snippet_id, blob in rows:
+                if n == count:
+                    break
+                ids[n], vectors[n] = snippet_id, from_bytes(blob)
+                n += 1
+        self.index = VectorIndex.build(self.embedder.dim, ids[:n], vectors[:n])
+        self.version = version
+        self.save()
+
+    def save(self) -> None:
+        meta = IndexMeta(
+            version=self.version,
+            model=self.embedder.name,
+            dim=self.embedder.dim,
+            count=len(self.index),
+            kind=self.index.kind,
+        )
+        self.index.save(self.directory, meta)
+
+    def apply(
+        self, removed: list[int], added: list[int], vectors: np.ndarray, version: int
+    ) -> None:
+        """Mirror a committed change; the caller saves when its batch of changes is done."""
+        self.index.remove(removed + added)
+        self.index.add(np.asarray(added, dtype=np.int64), vectors)
+        self.version = version
+
+    def ensure_model(self) -> int:
+        """Re-embed every snippet when the configured model differs from the stored vectors'.
+
+        Returns how many snippets were re-embedded. Vectors of two models never share an index.
+        """
+        with self.sessions() as session:
+            state = index_state(session)
+            session.commit()
+            if state.model in (None, self.embedder.name):
+                stale = (
+                    session.scalar(
+                        select(func.count())
+                        .select_from(SnippetEmbedding)
+                        .where(SnippetEmbedding.model != self.embedder.name)
+                    )
+                    or 0
+                )
+                if not stale:
+                    return 0
+            log.warning(
+                "embedding model changed to %s: re-embedding every snippet", self.embedder.name
+            )
+            ids = list(session.scalars(select(Snippet.id).order_by(Snippet.id)))
+        for start in range(0, len(ids), EMBED_BATCH):
+            with self.sessions() as session, session.begin():
+                batch = session.scalars(
+                    select(Snippet).where(Snippet.id.in_(ids[start : start + EMBED_BATCH]))
+                ).all()
+                vectors = self.embedder.encode(
+                    [embedding_text(s.title, s.section, s.text) for s in batch]
+                )
+                for snippet, vector in zip(batch, vectors, strict=True):
+                    session.merge(
+                        SnippetEmbedding(
+                            snippet_id=snippet.id,
+                            model=self.embedder.name,
+                            dim=self.embedder.dim,
+                            vector=to_bytes(vector),
+                        )
+                    )
+        with self.sessions() as session, session.begin():
+            bump_version(session, self.embedder.name)
+        return len(ids)
