@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import click
 from sqlalchemy import Engine, func, select
@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 import models
 from bot import migrate as migrations
+from bot.console import PROMPT as CONSOLE_PROMPT
+from bot.console import run as run_console
 from bot.services import Services
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack_client import web_client
@@ -22,6 +24,7 @@ from indexer.documents import LoadResult
 from indexer.loaders.files import load_tree
 from indexer.loaders.slack_export import load_export
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 QUIET_LOGGERS = ("alembic", "sentence_transformers", "faiss", "httpx", "pypdf")
@@ -268,6 +271,51 @@ def find(ctx: LeptonContext, query: tuple[str, ...], limit: int, channels: tuple
         click.echo(f"   {excerpt[:200]}{'…' if len(excerpt) > 200 else ''}")
 
 
+@cli.command()
+@click.option(
+    "--script",
+    type=click.File("r"),
+    default=None,
+    help="Run the lines of FILE instead of reading the keyboard.",
+)
+@pass_lepton
+def console(ctx: LeptonContext, script: TextIO | None) -> None:
+    """Try Lepton in the terminal, no Slack workspace needed."""
+    services = ctx.services()
+    if len(services.knowledge.index) == 0:
+        fail("the knowledge base is empty: run `lepton ingest examples/knowledge` first")
+    lines: Iterable[str] = script if script is not None else _prompted_lines()
+    run_console(services.searcher, lines, click.echo, show_input=script is not None)
+
+
+def _prompted_lines() -> Iterable[str]:
+    while True:
+        try:
+            yield input(CONSOLE_PROMPT)
+        except EOFError:
+            return
+
+
+@cli.command()
+@pass_lepton
+@click.pass_context
+def start(click_ctx: click.Context, ctx: LeptonContext) -> None:
+    """Migrate, load the example knowledge base if Lepton knows nothing yet, then connect to
+    Slack when credentials are configured, or open the local console when they are not."""
+    click_ctx.invoke(migrate)
+    services = ctx.services()
+    if len(services.knowledge.index) == 0 and EXAMPLES.is_dir():
+        click.echo("Loading the example knowledge base (first start only)...")
+        click_ctx.invoke(ingest, paths=(EXAMPLES / "knowledge", EXAMPLES / "slack-export"))
+    settings = ctx.settings
+    if settings.slack_app_token:
+        click_ctx.invoke(cli.commands["socket"])
+    elif settings.slack_bot_token or settings.oauth_enabled:
+        click_ctx.invoke(cli.commands["serve"])
+    else:
+        click_ctx.invoke(console)
+
+
 def _not_built_yet(name: str, what: str) -> None:
     @cli.command(
         name=name,
@@ -282,7 +330,6 @@ for _name, _what in [
     ("serve", "Serve the Slack app over HTTP at /slack/events on $PORT"),
     ("socket", "Connect the Slack app over Socket Mode"),
     ("worker", "Run the scheduler (surveys, nudges, digests)"),
-    ("console", "Try every Lepton flow in a local terminal Slack"),
 ]:
     _not_built_yet(_name, _what)
 

@@ -11,7 +11,11 @@ LEPTON = Path(sys.executable).parent / "lepton"
 
 
 def run_lepton(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LEPTON_"))}
     clean.pop("DATABASE_URL", None)
@@ -24,4 +28,5 @@ def run_lepton(
         cwd=cwd,
         timeout=timeout,
         check=False,
+        input=input or "",
     )

@@ -86,3 +86,24 @@ def test_find_on_an_empty_knowledge_base_says_what_to_do(tmp_path: Path) -> None
     assert "the knowledge base is empty: run `lepton ingest examples/knowledge` first" in (
         result.stderr
     )
+
+
+def test_scripted_console_session_answers_questions(workdir: Path, tmp_path: Path) -> None:
+    script = tmp_path / "session.txt"
+    script.write_text("/lepton find tensorflow 2.0\n/lepton find\nquit\nnever reached\n")
+    result = run_lepton("console", "--script", str(script), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    asked = lines.index("you> /lepton find tensorflow 2.0")
+    assert lines[asked + 1] == "lepton> Here is what I found:"
+    assert lines[asked + 2].startswith("  1. TensorFlow 2 Migration Guide")
+    assert "lepton> What should I look for? Try `/lepton find tensorflow 2.0`." in lines
+    assert "never reached" not in result.stdout
+
+
+def test_start_without_credentials_sets_up_and_opens_the_console(tmp_path: Path) -> None:
+    result = run_lepton("start", cwd=tmp_path, input="/lepton find expenses approval\n")
+    assert result.returncode == 0, result.stderr
+    assert "migrated from an empty database" in result.stdout
+    assert "Loading the example knowledge base" in result.stdout
+    assert "lepton> Here is what I found:" in result.stdout
