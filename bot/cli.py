@@ -337,5 +337,7 @@ for _name, _what in [
 def main() -> None:
     try:
         cli(prog_name="lepton")
+    except SettingsError as exc:
+        fail(str(exc), EXIT_USAGE)
     except SQLAlchemyError as exc:
         fail(f"database error: {type(exc).__name__}: {str(exc).splitlines()[0]}")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models import SnippetEmbedding
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -70,6 +72,13 @@ class Embedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def stored_embedding(snippet_id: int, vector: np.ndarray, embedder: Embedder) -> SnippetEmbedding:
+    """The database row for one vector, tagged with the model that made it."""
+    return SnippetEmbedding(
+        snippet_id=snippet_id, model=embedder.name, dim=embedder.dim, vector=to_bytes(vector)
+    )
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.chunking import embedding_text
-from indexer.embedding import Embedder, from_bytes, to_bytes
+from indexer.embedding import Embedder, from_bytes, stored_embedding
 from indexer.vector_index import IndexMeta, VectorIndex
 from models import IndexState, Snippet, SnippetEmbedding
 
@@ -172,14 +172,7 @@ class KnowledgeIndex:
                     [embedding_text(s.title, s.section, s.text) for s in batch]
                 )
                 for snippet, vector in zip(batch, vectors, strict=True):
-                    session.merge(
-                        SnippetEmbedding(
-                            snippet_id=snippet.id,
-                            model=self.embedder.name,
-                            dim=self.embedder.dim,
-                            vector=to_bytes(vector),
-                        )
-                    )
+                    session.merge(stored_embedding(snippet.id, vector, self.embedder))
         with self.sessions() as session, session.begin():
             bump_version(session, self.embedder.name)
         return len(ids)

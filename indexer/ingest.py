@@ -19,10 +19,10 @@ from tqdm import tqdm
 
 from indexer.chunking import Chunk, chunk_document
 from indexer.documents import LoadResult, Skipped, SourceDocument
-from indexer.embedding import to_bytes
+from indexer.embedding import stored_embedding
 from indexer.index_store import KnowledgeIndex, bump_version
 from indexer.tagging import Derived, derive
-from models import Document, Snippet, SnippetEmbedding
+from models import Document, Snippet
 
 log = logging.getLogger(__name__)
 BATCH_CHUNKS = 256
@@ -169,14 +169,7 @@ class Ingestor:
             session.flush()
             vectors = self.embedder.encode([chunk.embedding_text for _, chunk in to_embed])
             for (snippet, _), vector in zip(to_embed, vectors, strict=True):
-                session.add(
-                    SnippetEmbedding(
-                        snippet_id=snippet.id,
-                        model=self.embedder.name,
-                        dim=self.embedder.dim,
-                        vector=to_bytes(vector),
-                    )
-                )
+                session.add(stored_embedding(snippet.id, vector, self.embedder))
             version = bump_version(session, self.embedder.name)
         added = [snippet.id for snippet, _ in to_embed]
         self.knowledge.apply(removed, added, vectors, version)

@@ -55,7 +55,7 @@ def _top_terms(matrix: csr_matrix, row: int, terms: np.ndarray) -> list[str]:
 
 
 def _cluster_topics(matrix: csr_matrix, terms: np.ndarray) -> list[str]:
-    clusters = min(8, max(1, len(matrix) // 5))
+    clusters = min(8, max(1, matrix.shape[0] // 5))
     model = KMeans(n_clusters=clusters, n_init=4, random_state=0).fit(matrix)
     names = [str(terms[int(np.argmax(center))]) for center in model.cluster_centers_]
     return [names[c] for c in model.labels_]

@@ -308,3 +308,39 @@ def test_empty_load_changes_nothing(
     summary = Ingestor(make_index(sessions, tmp_path, embedder)).ingest(LoadResult())
     assert summary.lines()[0] == "files read: 0"
     assert snippet_ids(sessions) == set()
+
+
+def test_saved_message_becomes_a_snippet_and_saving_again_updates_it(
+    sessions: sessionmaker[Session], tmp_path: Path, embedder: Embedder
+) -> None:
+    from indexer.saved_messages import SavedMessage, saved_message_document
+
+    message = SavedMessage(
+        team_id="T1",
+        channel_id="G42",
+        ts="1767225600.000100",
+        text="To rotate the staging DB password run `dbctl rotate staging` and restart pods.",
+        permalink="https://acme.slack.com/archives/G42/p1767225600000100",
+        author_user_id="U7",
+        author_name="Dana",
+        saved_by="U9",
+        title="Rotate staging DB",
+        tags=["Database", " secrets "],
+        private_channel=True,
+    )
+    knowledge = make_index(sessions, tmp_path, embedder)
+    first = Ingestor(knowledge).ingest(LoadResult(documents=[saved_message_document(message)]))
+    assert first.documents_added == 1
+    retitled = SavedMessage(**{**message.__dict__, "title": "Rotating the staging password"})
+    second = Ingestor(knowledge).ingest(LoadResult(documents=[saved_message_document(retitled)]))
+    assert (second.documents_added, second.documents_updated) == (0, 1)
+    with sessions() as session:
+        (snippet,) = session.scalars(select(Snippet)).all()
+        assert snippet.title == "Rotating the staging password"
+        assert snippet.tags == ["database", "secrets"]
+        assert (snippet.visibility, snippet.channel_id) == ("channel", "G42")
+        assert snippet.url == message.permalink
+    searcher = Searcher(knowledge)
+    assert searcher.search("rotate staging database password") == []
+    shown = searcher.search("rotate staging database password", channels=frozenset({"G42"}))
+    assert shown[0].title == "Rotating the staging password"

@@ -17,6 +17,7 @@ from bot.slack_history import fetch_channel_documents
 from indexer.loaders.slack_export import load_export
 from indexer.slack_threads import clean_mrkdwn, default_permalink, threads_to_documents
 from tests.fake_slack import FakeSlack, Reply
+from tests.helpers import run_lepton
 
 EXAMPLE_EXPORT = Path(__file__).resolve().parents[1] / "examples" / "slack-export"
 WORKSPACE = "https://acme.slack.com"
@@ -530,3 +531,24 @@ def test_folder_symlink_leaving_the_export_is_not_followed(export: Path, tmp_pat
     assert "outside secret" not in "\n".join(d.text for d in result.documents)
     [skip] = [s for s in result.skipped if s.source.endswith("2024-03-09.json")]
     assert skip.reason == "links outside the export folder"
+
+
+def test_cli_ingests_a_live_channel_through_slack_api_url(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    serve_channel(fake_slack, rate_limit_first_history=True)
+    env = {"SLACK_API_URL": fake_slack.base_url, "SLACK_BOT_TOKEN": "xoxb-test"}
+    assert run_lepton("migrate", cwd=tmp_path).returncode == 0
+    result = run_lepton("ingest", "--slack-channel", "C1", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "documents: 3 added" in result.stdout
+    found = run_lepton("find", "how do I roll back payments in prod", env=env, cwd=tmp_path)
+    assert f"source: {WORKSPACE}/archives/C1/p1709280000000100" in found.stdout
+
+
+def test_cli_live_channel_needs_a_bot_token(tmp_path: Path) -> None:
+    result = run_lepton("ingest", "--slack-channel", "C1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "lepton: SLACK_BOT_TOKEN: is not set, and `lepton ingest --slack-channel` needs it"
+    )

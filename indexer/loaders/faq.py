@@ -85,15 +85,7 @@ def _pair(source: str, where: str, row: Mapping[str, Any]) -> SourceDocument | S
         source_type="faq",
         title=question,
         sections=[Section(heading_path=(), text=f"Q: {question}\nA: {answer}", atomic=True)],
-        url=meta.url,
-        tags=meta.tags,
-        topic=meta.topic,
-        difficulty=meta.difficulty,
-        owner=meta.owner,
-        channel_id=meta.channel_id,
-        visibility=meta.visibility,
-        created_at=meta.created_at,
-        updated_at=meta.updated_at,
+        **meta.document_fields(),
     )
 
 

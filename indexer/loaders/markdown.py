@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,12 @@ class Metadata:
     channel_id: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    def document_fields(self) -> dict[str, Any]:
+        """The SourceDocument keyword arguments this metadata sets (the title is the caller's)."""
+        fields = asdict(self)
+        del fields["title"]
+        return fields
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -220,14 +226,6 @@ def load(path: Path) -> LoadResult:
         source_type="file",
         title=title,
         sections=sections,
-        url=meta.url,
-        tags=meta.tags,
-        topic=meta.topic,
-        difficulty=meta.difficulty,
-        owner=meta.owner,
-        channel_id=meta.channel_id,
-        visibility=meta.visibility,
-        created_at=meta.created_at,
-        updated_at=meta.updated_at,
+        **meta.document_fields(),
     )
     return LoadResult(documents=[document], files_read=1)
