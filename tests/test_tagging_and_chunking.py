@@ -40,7 +40,7 @@ def test_topic_and_difficulty_come_from_the_nearest_labelled_documents() -> None
         "ingress",
         "pods",
     ]
-    assert derived[4].tags and set(derived[4].tags) <= title_and_text
+    assert derived[4].tags and set(derived[4].tags) <= set(title_and_text)
 
 
 def test_without_labels_topics_are_clusters_named_by_a_top_term() -> None:
