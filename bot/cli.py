@@ -23,6 +23,7 @@ from bot.slack_history import fetch_channel_documents
 from indexer.documents import LoadResult
 from indexer.loaders.files import load_tree
 from indexer.loaders.slack_export import load_export
+from indexer.questions import Asked
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXIT_USAGE = 2
@@ -258,15 +259,20 @@ def find(ctx: LeptonContext, query: tuple[str, ...], limit: int, channels: tuple
     services = ctx.services()
     if len(services.knowledge.index) == 0:
         fail("the knowledge base is empty: run `lepton ingest examples/knowledge` first")
-    results = services.searcher.search(text, limit=limit, channels=frozenset(channels))
-    if not results:
+    ranking, _ = services.questions.ask(text, Asked(surface="cli"), frozenset(channels), limit)
+    if not ranking.results:
         click.echo("No matching snippets.")
-    for rank, result in enumerate(results, start=1):
+    elif not ranking.confident:
+        click.echo("Nothing strong found; the closest weak matches:")
+    for rank, result in enumerate(ranking.results, start=1):
         heading = f"{result.title} > {result.section}" if result.section else result.title
         click.echo(f"{rank}. {heading}  (score {result.score:.2f})")
         click.echo(f"   source: {result.link}")
-        meta = ", ".join(result.tags)
-        click.echo(f"   tags: {meta or '-'}   topic: {result.topic or '-'}")
+        click.echo(f"   tags: {', '.join(result.tags) or '-'}   topic: {result.topic or '-'}")
+        click.echo(
+            f"   why: dense {result.dense:.2f}, lexical {result.lexical:.2f}, "
+            f"collaborative {result.cf:+.2f}, rating prior {result.prior:+.2f}"
+        )
         excerpt = " ".join(result.text.split())
         click.echo(f"   {excerpt[:200]}{'…' if len(excerpt) > 200 else ''}")
 
@@ -285,7 +291,7 @@ def console(ctx: LeptonContext, script: TextIO | None) -> None:
     if len(services.knowledge.index) == 0:
         fail("the knowledge base is empty: run `lepton ingest examples/knowledge` first")
     lines: Iterable[str] = script if script is not None else _prompted_lines()
-    run_console(services.searcher, lines, click.echo, show_input=script is not None)
+    run_console(services.questions, lines, click.echo, show_input=script is not None)
 
 
 def _prompted_lines() -> Iterable[str]:

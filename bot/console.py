@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from indexer.search import Searcher, SearchResult
+from indexer.questions import Asked, Questions
+from indexer.ranker import Ranking
 
 PROMPT = "you> "
 HELP = """Ask anything, e.g. `/lepton find tensorflow 2.0` or `how do I deploy to k8s?`.
@@ -21,10 +22,19 @@ NOT_YET = (
 )
 
 
-def render(results: list[SearchResult]) -> list[str]:
+CONSOLE_USER = "UCONSOLE"
+
+
+def render(ranking: Ranking) -> list[str]:
+    results = ranking.results
     if not results:
         return ["lepton> I found nothing for that. Try other words."]
-    lines = ["lepton> Here is what I found:"]
+    if ranking.listing:
+        lines = ["lepton> Snippets matching your filters:"]
+    elif ranking.confident:
+        lines = ["lepton> Here is what I found:"]
+    else:
+        lines = ["lepton> I found nothing strong. The closest weak matches:"]
     for rank, result in enumerate(results, start=1):
         heading = f"{result.title} > {result.section}" if result.section else result.title
         excerpt = " ".join(result.text.split())
@@ -34,7 +44,7 @@ def render(results: list[SearchResult]) -> list[str]:
     return lines
 
 
-def answer(line: str, searcher: Searcher) -> list[str] | None:
+def answer(line: str, questions: Questions) -> list[str] | None:
     """The reply to one input line; None means the session should end."""
     text = line.strip()
     if text.lower() in {"quit", "exit", ":q"}:
@@ -50,17 +60,18 @@ def answer(line: str, searcher: Searcher) -> list[str] | None:
         return [f"lepton> {NOT_YET}"]
     if not text:
         return ["lepton> What should I look for? Try `/lepton find tensorflow 2.0`."]
-    return render(searcher.search(text))
+    ranking, _ = questions.ask(text, Asked(surface="console", user_id=CONSOLE_USER))
+    return render(ranking)
 
 
 def run(
-    searcher: Searcher, lines: Iterable[str], echo: Callable[[str], None], show_input: bool
+    questions: Questions, lines: Iterable[str], echo: Callable[[str], None], show_input: bool
 ) -> None:
     echo(HELP)
     for line in lines:
         if show_input:
             echo(f"{PROMPT}{line.rstrip()}")
-        reply = answer(line, searcher)
+        reply = answer(line, questions)
         if reply is None:
             break
         for out in reply:

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 import models
 from bot.settings import Settings
 from indexer.embedding import Embedder
+from indexer.feedback import Feedback
 from indexer.index_store import KnowledgeIndex
 from indexer.ingest import Ingestor
-from indexer.search import Searcher
+from indexer.questions import Questions
+from indexer.ranker import Ranker
 
 INDEX_DIR = "index"
 
@@ -43,5 +45,15 @@ class Services:
         return Ingestor(self.knowledge)
 
     @cached_property
-    def searcher(self) -> Searcher:
-        return Searcher(self.knowledge)
+    def feedback(self) -> Feedback:
+        feedback = Feedback(self.sessions)
+        feedback.refresh()
+        return feedback
+
+    @cached_property
+    def ranker(self) -> Ranker:
+        return Ranker(self.knowledge, self.feedback)
+
+    @cached_property
+    def questions(self) -> Questions:
+        return Questions(self.ranker, self.sessions)

@@ -9,6 +9,7 @@ model change all end up here), so answers never come from an index that disagree
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.chunking import embedding_text
 from indexer.embedding import Embedder, from_bytes, stored_embedding
+from indexer.lexical import LexicalIndex
 from indexer.vector_index import IndexMeta, VectorIndex
 from models import IndexState, Snippet, SnippetEmbedding
 
 log = logging.getLogger(__name__)
 READ_BATCH = 20_000
+CHECK_INTERVAL = 1.0
+LEXICAL_DRIFT = 0.1
 EMBED_BATCH = 256
 
 
@@ -56,7 +60,9 @@ class KnowledgeIndex:
         self.directory = directory
         self.embedder = embedder
         self.index = VectorIndex.build(embedder.dim, np.zeros(0), np.zeros((0, embedder.dim)))
+        self.lexical = LexicalIndex.build([], [])
         self.version = -1
+        self._checked_at = -CHECK_INTERVAL
 
     def database_version(self) -> tuple[int, str | None]:
         with self.sessions() as session:
@@ -84,7 +90,12 @@ class KnowledgeIndex:
         return self
 
     def refresh_if_stale(self) -> bool:
-        """Cheap check for web processes: reload when another process changed the knowledge."""
+        """Reload when another process changed the knowledge; the database is asked at most
+        once per CHECK_INTERVAL so a burst of questions costs one query, not one each."""
+        now = time.monotonic()
+        if now - self._checked_at < CHECK_INTERVAL:
+            return False
+        self._checked_at = now
         version, _ = self.database_version()
         if version == self.version:
             return False
@@ -106,23 +117,52 @@ class KnowledgeIndex:
             )
             ids = np.empty(count, dtype=np.int64)
             vectors = np.empty((count, self.embedder.dim), dtype=np.float32)
+            texts: list[str] = []
             rows = session.execute(
-                select(SnippetEmbedding.snippet_id, SnippetEmbedding.vector)
+                select(
+                    SnippetEmbedding.snippet_id,
+                    SnippetEmbedding.vector,
+                    Snippet.title,
+                    Snippet.section,
+                    Snippet.text,
+                )
+                .join(Snippet, Snippet.id == SnippetEmbedding.snippet_id)
                 .where(SnippetEmbedding.model == self.embedder.name)
                 .order_by(SnippetEmbedding.snippet_id)
                 .execution_options(yield_per=READ_BATCH)
             )
             n = 0
-            for snippet_id, blob in rows:
+            for snippet_id, blob, title, section, text in rows:
                 if n == count:
                     break
                 ids[n], vectors[n] = snippet_id, from_bytes(blob)
+                texts.append(embedding_text(title, section, text))
                 n += 1
         self.index = VectorIndex.build(self.embedder.dim, ids[:n], vectors[:n])
+        self.lexical = LexicalIndex.build(ids[:n], texts)
         self.version = version
         self.save()
 
+    def rebuild_lexical(self) -> None:
+        """Rebuild BM25 over the snippets the vector index holds, from their stored text."""
+        ids = np.sort(self.index.ids())
+        texts: dict[int, str] = {}
+        with self.sessions() as session:
+            for start in range(0, len(ids), READ_BATCH):
+                part = ids[start : start + READ_BATCH].tolist()
+                rows = session.execute(
+                    select(Snippet.id, Snippet.title, Snippet.section, Snippet.text).where(
+                        Snippet.id.in_(part)
+                    )
+                )
+                texts.update({i: embedding_text(t, s, x) for i, t, s, x in rows})
+        kept = [int(i) for i in ids if int(i) in texts]
+        self.lexical = LexicalIndex.build(kept, [texts[i] for i in kept])
+
     def save(self) -> None:
+        """Persist both indexes; rebuild BM25 first when its statistics have drifted."""
+        if self.lexical.drift > LEXICAL_DRIFT:
+            self.rebuild_lexical()
         meta = IndexMeta(
             version=self.version,
             model=self.embedder.name,
@@ -131,13 +171,24 @@ class KnowledgeIndex:
             kind=self.index.kind,
         )
         self.index.save(self.directory, meta)
+        self.lexical.save(self.directory, self.version)
 
     def apply(
-        self, removed: list[int], added: list[int], vectors: np.ndarray, version: int
+        self,
+        removed: list[int],
+        added: list[int],
+        vectors: np.ndarray,
+        texts: list[str],
+        version: int,
     ) -> None:
-        """Mirror a committed change; the caller saves when its batch of changes is done."""
+        """Mirror a committed change; the caller saves when its batch of changes is done.
+
+        `texts` are the added snippets' embedding texts, indexed lexically too.
+        """
         self.index.remove(removed + added)
         self.index.add(np.asarray(added, dtype=np.int64), vectors)
+        self.lexical.remove(removed)
+        self.lexical.add(added, texts)
         self.version = version
 
     def ensure_model(self) -> int:

@@ -172,7 +172,8 @@ class Ingestor:
                 session.add(stored_embedding(snippet.id, vector, self.embedder))
             version = bump_version(session, self.embedder.name)
         added = [snippet.id for snippet, _ in to_embed]
-        self.knowledge.apply(removed, added, vectors, version)
+        texts = [chunk.embedding_text for _, chunk in to_embed]
+        self.knowledge.apply(removed, added, vectors, texts, version)
 
     def _upsert(
         self,
@@ -292,7 +293,7 @@ class Ingestor:
                 )
                 session.execute(delete(Document).where(Document.source.in_(part)))
                 version = bump_version(session, self.embedder.name)
-            self.knowledge.apply(snippet_ids, [], np.zeros((0, self.embedder.dim)), version)
+            self.knowledge.apply(snippet_ids, [], np.zeros((0, self.embedder.dim)), [], version)
             summary.documents_removed += len(part)
             summary.snippets_removed += len(snippet_ids)
 

@@ -54,6 +54,7 @@ class VectorIndex:
                 rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)
             ]
             ivf.train(sample)
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
             ivf.nprobe = max(1, int(nlist * IVF_NPROBE_FRACTION))
             index = ivf
         if len(ids):
@@ -66,6 +67,12 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+    def vectors(self, ids: np.ndarray | list[int]) -> np.ndarray:
+        """Stored vectors by id (each id must be present), to score lexical-only candidates."""
+        if not len(ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
     def ids(self) -> np.ndarray:
         """Every id held, for consistency checks against the database."""

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import migrate as migrations
 from indexer.documents import LoadResult
 from indexer.embedding import Embedder
+from indexer.feedback import Feedback
 from indexer.index_store import KnowledgeIndex, index_state
 from indexer.ingest import Ingestor, IngestSummary
 from indexer.loaders.files import load_tree
-from indexer.search import Searcher
+from indexer.ranker import RankedSnippet, Ranker
 from indexer.vector_index import VectorIndex
 from models import Document, Rating, Snippet, SnippetEmbedding, make_session_factory
 
@@ -103,6 +104,16 @@ def ingest(
     return Ingestor(knowledge).ingest(load_tree(root), prune_prefixes=prefixes), knowledge
 
 
+def search(
+    knowledge: KnowledgeIndex, query: str, limit: int = 5, channels: frozenset[str] = frozenset()
+) -> list[RankedSnippet]:
+    return (
+        Ranker(knowledge, Feedback(knowledge.sessions))
+        .rank(query, channels=channels, limit=limit)
+        .results
+    )
+
+
 def snippet_ids(sessions: sessionmaker[Session]) -> set[int]:
     with sessions() as session:
         return set(session.scalars(select(Snippet.id)))
@@ -137,7 +148,7 @@ def test_ingest_stores_snippets_embeddings_and_index(
         assert derived.tags, "tags are derived when the source gives none"
         assert derived.topic in {"ops", "people"}
     assert_index_agrees(sessions, knowledge)
-    results = Searcher(knowledge).search("how do I roll back a deploy", limit=3)
+    results = search(knowledge, "how do I roll back a deploy", limit=3)
     assert results[0].section == "Roll back"
 
 
@@ -180,7 +191,7 @@ def test_changed_file_keeps_untouched_snippets_and_their_ratings(
         assert session.get(Snippet, rollback_id) is None
         assert session.scalar(select(func.count()).select_from(Rating)) == 1
     assert_index_agrees(sessions, knowledge)
-    top = Searcher(knowledge).search("deployctl undo", limit=1)[0]
+    top = search(knowledge, "deployctl undo", limit=1)[0]
     assert "deployctl undo" in top.text
 
 
@@ -199,8 +210,7 @@ def test_prune_removes_vanished_sources_only_when_asked(
         )
     assert_index_agrees(sessions, knowledge)
     assert all(
-        r.title != "Annual leave policy"
-        for r in Searcher(knowledge).search("annual leave days", limit=5)
+        r.title != "Annual leave policy" for r in search(knowledge, "annual leave days", limit=5)
     )
 
 
@@ -340,7 +350,6 @@ def test_saved_message_becomes_a_snippet_and_saving_again_updates_it(
         assert snippet.tags == ["database", "secrets"]
         assert (snippet.visibility, snippet.channel_id) == ("channel", "G42")
         assert snippet.url == message.permalink
-    searcher = Searcher(knowledge)
-    assert searcher.search("rotate staging database password") == []
-    shown = searcher.search("rotate staging database password", channels=frozenset({"G42"}))
+    assert search(knowledge, "rotate staging database password") == []
+    shown = search(knowledge, "rotate staging database password", channels=frozenset({"G42"}))
     assert shown[0].title == "Rotating the staging password"

@@ -1,0 +1,71 @@
+"""Hybrid candidate retrieval and score blending, free of the database so the quality benchmark
+runs the very code that serves answers.
+
+Candidates are the union of FAISS's dense top-k and BM25's top-k; every candidate gets both
+scores (dense from its stored vector, BM25 from its posting lists), so a snippet found by one
+side is never scored zero by the other just because it fell outside that side's top-k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.lexical import LexicalIndex
+from indexer.vector_index import VectorIndex
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """Defaults chosen by bench/retrieval_quality.py and bench/feedback_simulation.py."""
+
+    dense: float = 0.5
+    lexical: float = 0.5
+    cf: float = 0.15
+    prior: float = 0.1
+    candidates: int = 100
+
+
+@dataclass(frozen=True)
+class Candidates:
+    ids: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+
+
+def retrieve(
+    vectors: VectorIndex, lexical: LexicalIndex, query_vector: np.ndarray, query_text: str, k: int
+) -> Candidates:
+    dense_scores, dense_ids = vectors.search(query_vector, k)
+    dense_ids, dense_scores = dense_ids[0], dense_scores[0]
+    keep = dense_ids >= 0
+    dense_ids, dense_scores = dense_ids[keep], dense_scores[keep]
+    _, lexical_ids = lexical.search(query_text, k)
+    extra = np.setdiff1d(lexical_ids, dense_ids, assume_unique=False)
+    ids = np.concatenate([dense_ids, extra]).astype(np.int64)
+    dense = np.concatenate(
+        [dense_scores, vectors.vectors(extra) @ query_vector.ravel() if len(extra) else []]
+    ).astype(np.float32)
+    return Candidates(ids=ids, dense=dense, lexical=lexical.scores_for(query_text, ids))
+
+
+def normalise_lexical(scores: np.ndarray) -> np.ndarray:
+    """BM25 has no fixed scale; dividing by the best candidate's makes it comparable to cosine."""
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else np.zeros_like(scores)
+
+
+def blend(
+    weights: BlendWeights,
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    cf: np.ndarray,
+    prior: np.ndarray,
+) -> np.ndarray:
+    return (
+        weights.dense * dense
+        + weights.lexical * normalise_lexical(lexical)
+        + weights.cf * cf
+        + weights.prior * prior
+    ).astype(np.float32)

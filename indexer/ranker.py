@@ -1,0 +1,223 @@
+"""The one search entry point every surface uses: query + asker -> ranked snippets, each with the
+score components that "Why these?" shows.
+
+Pipeline: parse filters -> embed -> FAISS and BM25 candidates -> permission and query filters ->
+blend dense, lexical, the asker's collaborative-filtering score and the snippet's rating prior ->
+collapse snippets of the same document -> an honest "no good answer" below a calibrated score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
+
+from indexer.feedback import Feedback
+from indexer.hybrid import BlendWeights, blend, normalise_lexical, retrieve
+from indexer.index_store import KnowledgeIndex
+from indexer.query import ParsedQuery, parse_query
+from models import Snippet
+from models.knowledge import PUBLIC
+
+MIN_CONFIDENCE = 0.35
+DEFAULT_WEIGHTS = BlendWeights()
+WEAK_LIMIT = 3
+FILTERED_CANDIDATE_FACTOR = 10
+LISTING_SCAN = 2_000
+
+
+@dataclass(frozen=True)
+class RankedSnippet:
+    snippet_id: int
+    document_id: int
+    title: str
+    section: str | None
+    text: str
+    url: str | None
+    source: str
+    tags: list[str]
+    topic: str | None
+    score: float
+    dense: float
+    lexical: float
+    cf: float
+    prior: float
+    more_in_document: int = 0
+
+    @property
+    def link(self) -> str:
+        """Where a person goes to read more: the URL, else the source path."""
+        return self.url or self.source
+
+
+@dataclass(frozen=True)
+class Ranking:
+    query: ParsedQuery
+    results: list[RankedSnippet]
+    confident: bool
+    listing: bool = False
+    has_more: bool = False
+    query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def top_score(self) -> float | None:
+        return self.results[0].dense if self.results else None
+
+
+def visible(snippet: Snippet, channels: frozenset[str]) -> bool:
+    """Public snippets for everyone; channel-restricted ones for that channel's members only."""
+    return snippet.visibility == PUBLIC or snippet.channel_id in channels
+
+
+class Ranker:
+    def __init__(
+        self,
+        knowledge: KnowledgeIndex,
+        feedback: Feedback,
+        weights: BlendWeights = DEFAULT_WEIGHTS,
+        min_confidence: float = MIN_CONFIDENCE,
+    ) -> None:
+        self.knowledge = knowledge
+        self.feedback = feedback
+        self.weights = weights
+        self.min_confidence = min_confidence
+
+    def rank(
+        self,
+        query: str,
+        asker: str | None = None,
+        channels: frozenset[str] = frozenset(),
+        limit: int = 5,
+        offset: int = 0,
+    ) -> Ranking:
+        parsed = parse_query(query)
+        self.knowledge.refresh_if_stale()
+        if not parsed.search_text:
+            if not parsed.has_filters:
+                return Ranking(parsed, [], confident=False)
+            return self._listing(parsed, channels, limit, offset)
+        vector = self.knowledge.embedder.encode([parsed.search_text])[0]
+        k = self.weights.candidates * (FILTERED_CANDIDATE_FACTOR if parsed.has_filters else 1)
+        k = max(k, (offset + limit) * 4)
+        found = retrieve(
+            self.knowledge.index, self.knowledge.lexical, vector, parsed.search_text, k
+        )
+        snippets = self._load(select(Snippet).where(Snippet.id.in_(found.ids.tolist())))
+        keep = [
+            n
+            for n, i in enumerate(found.ids.tolist())
+            if (s := snippets.get(i)) is not None
+            and visible(s, channels)
+            and parsed.matches(
+                tags=s.tags,
+                topic=s.topic,
+                source=s.document.source,
+                text=f"{s.title}\n{s.section or ''}\n{s.text}",
+            )
+        ]
+        ids = found.ids[keep]
+        dense, lexical = found.dense[keep], normalise_lexical(found.lexical[keep])
+        snapshot = self.feedback.current()
+        cf = snapshot.cf_scores(asker, ids)
+        for n, vote in self.feedback.own_votes(asker, ids).items():
+            cf[n] = vote
+        prior = snapshot.priors(ids)
+        scores = blend(self.weights, dense, lexical, cf, prior)
+        order = np.argsort(-scores, kind="stable")
+        ranked = self._collapse(
+            [
+                _ranked(snippets[int(ids[n])], scores[n], dense[n], lexical[n], cf[n], prior[n])
+                for n in order
+            ]
+        )
+        confident = bool(ranked) and ranked[0].dense >= self.min_confidence
+        if not confident:
+            return Ranking(parsed, ranked[:WEAK_LIMIT], confident=False, query_vector=vector)
+        page = ranked[offset : offset + limit]
+        return Ranking(
+            parsed, page, confident=True, has_more=len(ranked) > offset + limit, query_vector=vector
+        )
+
+    def _listing(
+        self, parsed: ParsedQuery, channels: frozenset[str], limit: int, offset: int
+    ) -> Ranking:
+        """A filter-only query lists matching snippets, best-rated first, then newest."""
+        statement = select(Snippet).order_by(Snippet.updated_at.desc()).limit(LISTING_SCAN)
+        if parsed.topics:
+            statement = statement.where(Snippet.topic.in_(sorted(parsed.topics)))
+        rows = self._load(statement)
+        matching = [
+            s
+            for s in rows.values()
+            if visible(s, channels)
+            and parsed.matches(
+                tags=s.tags,
+                topic=s.topic,
+                source=s.document.source,
+                text=f"{s.title}\n{s.section or ''}\n{s.text}",
+            )
+        ]
+        ids = np.array([s.id for s in matching], dtype=np.int64)
+        prior = self.feedback.current().priors(ids)
+        order = np.argsort(-prior, kind="stable")
+        ranked = self._collapse(
+            [_ranked(matching[n], prior[n], 0.0, 0.0, 0.0, prior[n]) for n in order]
+        )
+        return Ranking(
+            parsed,
+            ranked[offset : offset + limit],
+            confident=True,
+            listing=True,
+            has_more=len(ranked) > offset + limit,
+        )
+
+    def _load(self, statement: Select[tuple[Snippet]]) -> dict[int, Snippet]:
+        with self.knowledge.sessions() as session:
+            rows = session.scalars(statement.options(selectinload(Snippet.document))).all()
+            return {s.id: s for s in rows}
+
+    @staticmethod
+    def _collapse(ranked: list[RankedSnippet]) -> list[RankedSnippet]:
+        """One result per document (its best snippet), and no two results with the same text."""
+        best: dict[int, int] = {}
+        texts: set[str] = set()
+        out: list[RankedSnippet] = []
+        for item in ranked:
+            if item.document_id in best:
+                slot = best[item.document_id]
+                out[slot] = _with_more(out[slot])
+                continue
+            key = " ".join(item.text.split()).lower()
+            if key in texts:
+                continue
+            texts.add(key)
+            best[item.document_id] = len(out)
+            out.append(item)
+        return out
+
+
+def _with_more(item: RankedSnippet) -> RankedSnippet:
+    return replace(item, more_in_document=item.more_in_document + 1)
+
+
+def _ranked(
+    s: Snippet, score: float, dense: float, lexical: float, cf: float, prior: float
+) -> RankedSnippet:
+    return RankedSnippet(
+        snippet_id=s.id,
+        document_id=s.document_id,
+        title=s.title,
+        section=s.section,
+        text=s.text,
+        url=s.url,
+        source=s.document.source,
+        tags=list(s.tags or ()),
+        topic=s.topic,
+        score=float(score),
+        dense=float(dense),
+        lexical=float(lexical),
+        cf=float(cf),
+        prior=float(prior),
+    )

@@ -1,0 +1,235 @@
+"""The ranker on the real model, a real FAISS index and the example knowledge base."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import migrate as migrations
+from indexer.embedding import Embedder
+from indexer.feedback import Feedback
+from indexer.hybrid import BlendWeights
+from indexer.index_store import KnowledgeIndex
+from indexer.ingest import Ingestor
+from indexer.loaders.files import load_tree
+from indexer.questions import Asked, Questions
+from indexer.ranker import Ranker
+from models import KnowledgeGap, QueryLog, Rating, Snippet, create_db_engine, make_session_factory
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "knowledge"
+SECRET = """---
+title: Acquisition of Contoso (confidential)
+tags: [m-and-a]
+topic: people
+visibility: channel:C0LEADERS
+---
+# Acquisition of Contoso
+
+The Contoso acquisition closes in March; integration planning lives in the leadership channel.
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[tuple[sessionmaker[Session], KnowledgeIndex]]:
+    root = tmp_path_factory.mktemp("ranking")
+    engine = create_db_engine(f"sqlite:///{root / 'lepton.db'}")
+    migrations.upgrade(engine)
+    sessions = make_session_factory(engine)
+    knowledge = KnowledgeIndex(sessions, root / "index", embedder)
+    extra = root / "extra"
+    extra.mkdir()
+    (extra / "contoso.md").write_text(SECRET)
+    loaded = load_tree(EXAMPLES)
+    loaded.extend(load_tree(extra))
+    Ingestor(knowledge).ingest(loaded)
+    yield sessions, knowledge
+    engine.dispose()
+
+
+@pytest.fixture
+def feedback(stack: tuple[sessionmaker[Session], KnowledgeIndex]) -> Iterator[Feedback]:
+    sessions, _ = stack
+    yield Feedback(sessions)
+    with sessions() as session, session.begin():
+        session.query(Rating).delete()
+
+
+@pytest.fixture
+def ranker(stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback) -> Ranker:
+    return Ranker(stack[1], feedback)
+
+
+def test_results_carry_consistent_score_components(ranker: Ranker) -> None:
+    ranking = ranker.rank("how do I roll back a bad deploy on kubernetes")
+    assert ranking.confident
+    top = ranking.results[0]
+    assert "roll back" in f"{top.title} {top.text}".lower()
+    weights = BlendWeights()
+    for r in ranking.results:
+        expected = (
+            weights.dense * r.dense
+            + weights.lexical * r.lexical
+            + weights.cf * r.cf
+            + weights.prior * r.prior
+        )
+        assert r.score == pytest.approx(expected, abs=1e-5)
+    assert [r.score for r in ranking.results] == sorted(
+        (r.score for r in ranking.results), reverse=True
+    )
+
+
+def test_lexical_evidence_finds_rare_exact_terms(ranker: Ranker) -> None:
+    ranking = ranker.rank("k8s-staging-viewer")
+    assert ranking.results
+    assert all(r.lexical > 0 for r in ranking.results[:2])
+    assert "k8s-staging-viewer" in ranking.results[0].text
+
+
+def test_filters_and_phrases_narrow_results(ranker: Ranker) -> None:
+    tagged = ranker.rank("deploy tag:kubernetes").results
+    assert tagged and all("kubernetes" in r.tags for r in tagged)
+    people = ranker.rank("how much leave do I get topic:people").results
+    assert people and all(r.topic == "people" for r in people)
+    faq = ranker.rank("laptop source:faq").results
+    assert faq and all("faq" in r.source for r in faq)
+    phrase = ranker.rank('access "k8s-staging-viewer"').results
+    assert phrase and all("k8s-staging-viewer" in r.text for r in phrase)
+
+
+def test_a_query_of_only_filters_lists_matching_snippets(ranker: Ranker) -> None:
+    ranking = ranker.rank("tag:security", limit=50)
+    assert ranking.listing and ranking.results
+    assert all("security" in r.tags for r in ranking.results)
+
+
+def test_restricted_snippets_only_for_channel_members(ranker: Ranker) -> None:
+    outsider = ranker.rank("Contoso acquisition integration planning").results
+    assert all("Contoso" not in r.title for r in outsider)
+    member = ranker.rank(
+        "Contoso acquisition integration planning", channels=frozenset({"C0LEADERS"})
+    ).results
+    assert member[0].title == "Acquisition of Contoso (confidential)"
+
+
+def test_snippets_of_one_document_are_collapsed(ranker: Ranker) -> None:
+    ranking = ranker.rank("tensorflow 2.0", limit=5)
+    documents = [r.document_id for r in ranking.results]
+    assert len(documents) == len(set(documents))
+    top = ranking.results[0]
+    assert top.title.startswith("TensorFlow 2 Migration Guide")
+    assert top.more_in_document >= 3
+
+
+def test_no_good_answer_is_honest_and_recorded_as_a_gap(
+    stack: tuple[sessionmaker[Session], KnowledgeIndex], ranker: Ranker
+) -> None:
+    sessions, _ = stack
+    questions = Questions(ranker, sessions)
+    asked = Asked(surface="console", user_id="U1")
+    first, _ = questions.ask("what is the best banana bread recipe with walnuts", asked)
+    second, _ = questions.ask("banana bread recipe with walnuts please", asked)
+    other, _ = questions.ask("who won the 1998 football world cup final", asked)
+    answered, query_id = questions.ask("how do I request kubectl access to staging", asked)
+    assert not first.confident and not second.confident and not other.confident
+    assert len(first.results) <= 3
+    assert answered.confident
+    with sessions() as session:
+        gaps = {g.label: g.question_count for g in session.scalars(select(KnowledgeGap))}
+        logged = session.get(QueryLog, query_id)
+    assert gaps == {
+        "what is the best banana bread recipe with walnuts": 2,
+        "who won the 1998 football world cup final": 1,
+    }
+    assert logged is not None and logged.answered and logged.user_id == "U1"
+
+
+def _snippet_id(sessions: sessionmaker[Session], title_part: str, section: str) -> int:
+    with sessions() as session:
+        found = session.scalar(
+            select(Snippet.id).where(Snippet.title.contains(title_part), Snippet.section == section)
+        )
+    assert found is not None
+    return found
+
+
+def test_ratings_latest_wins_and_removal_undoes(
+    stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback
+) -> None:
+    sessions, _ = stack
+    snippet = _snippet_id(sessions, "TensorFlow", "Step 4: Move to Keras")
+    feedback.rate("U1", snippet, 1, "reaction:+1")
+    feedback.rate("U1", snippet, -1, "button")
+    with sessions() as session:
+        values = list(session.scalars(select(Rating.value).where(Rating.snippet_id == snippet)))
+    assert values == [-1]
+    assert not feedback.unrate("U1", snippet, origin="reaction:+1")
+    assert feedback.unrate("U1", snippet, origin="button")
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Rating)) == 0
+    with pytest.raises(ValueError, match=r"\+1 or -1"):
+        feedback.rate("U1", snippet, 5, "button")
+
+
+def test_upvotes_lift_a_snippet_for_everyone_and_a_spammer_cannot_sink_it(
+    feedback: Feedback, ranker: Ranker
+) -> None:
+    query = "how do I get a laptop or replace a broken one"
+    before = ranker.rank(query, limit=10).results
+    target = before[1]
+    for user in ("U1", "U2", "U3", "U4", "U5", "U6"):
+        feedback.rate(user, target.snippet_id, 1, "button")
+    feedback.refresh()
+    after = ranker.rank(query, asker="UNEW", limit=10).results
+    lifted = next(r for r in after if r.snippet_id == target.snippet_id)
+    assert lifted.prior > 0.5
+    assert lifted.score > target.score
+    assert after.index(lifted) == 0, "six upvotes lift it to the top for a newcomer"
+    for result in after:
+        feedback.rate("USPAM", result.snippet_id, -1, "button")
+    feedback.refresh()
+    spammed = ranker.rank(query, asker="UNEW", limit=10).results
+    assert spammed[0].snippet_id == target.snippet_id
+    assert spammed[0].prior > 0.4
+
+
+def test_the_askers_own_vote_counts_at_once(feedback: Feedback, ranker: Ranker) -> None:
+    query = "how do I get a laptop or replace a broken one"
+    top = ranker.rank(query, asker="UME").results[0]
+    feedback.rate("UME", top.snippet_id, -1, "reaction:-1")
+    again = ranker.rank(query, asker="UME").results
+    mine = next(r for r in again if r.snippet_id == top.snippet_id)
+    assert mine.cf == -1.0
+    assert again[0].snippet_id != top.snippet_id
+
+
+def test_similar_colleagues_ratings_personalise_and_newcomers_are_unharmed(
+    stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback, ranker: Ranker
+) -> None:
+    sessions, _ = stack
+    query = "what should I do in my first week"
+    baseline = ranker.rank(query, limit=10).results
+    liked = baseline[3].snippet_id
+    shared = [
+        _snippet_id(sessions, "TensorFlow", "Step 4: Move to Keras"),
+        _snippet_id(sessions, "TensorFlow", "Step 6: Pin the version"),
+    ]
+    for user in ("UA", "UB", "UC"):
+        for snippet in shared:
+            feedback.rate(user, snippet, 1, "button")
+        feedback.rate(user, liked, 1, "button")
+    for snippet in shared:
+        feedback.rate("UME", snippet, 1, "button")
+    feedback.refresh()
+    mine = ranker.rank(query, asker="UME", limit=10).results
+    newcomer = ranker.rank(query, asker="UNEW", limit=10).results
+    mine_liked = next(r for r in mine if r.snippet_id == liked)
+    new_liked = next(r for r in newcomer if r.snippet_id == liked)
+    assert mine_liked.cf > 0 and new_liked.cf == 0
+    assert mine.index(mine_liked) <= newcomer.index(new_liked)
+    assert mine_liked.score > new_liked.score
