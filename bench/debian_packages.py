@@ -33,7 +33,7 @@ SYSTEM_LISTS = Path("/var/lib/apt/lists")
 MIN_SUMMARY_WORDS = 2
 MIN_LONG_WORDS = 8
 # Bump when the record-building rules change, so stale parsed caches are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PARSED_NAME = "known_items.json.gz"
 FETCH_STAMP = ".fetch-complete"
 
@@ -248,7 +248,10 @@ def _undo_description(body: str) -> str:
 
 
 def read_packages(lists: Path) -> list[tuple[str, str, str]]:
-    """(package, summary, long description) per unique binary package name, first seen wins.
+    """(package, summary, long description): one binary package per source package, first
+    seen wins. A source's binaries (lib, -dev, -doc, -dbg...) describe the same software in
+    near-identical words, so keeping them all would fill the set with queries that have several
+    equally right answers; one per source gives the ~34k descriptions the issue describes.
 
     The Packages index often carries only the summary and a `Description-md5`; the long text
     then lives in Translation-en, keyed by package and that md5.
@@ -265,9 +268,10 @@ def read_packages(lists: Path) -> list[tuple[str, str, str]]:
     for path in _index_files(lists, "Packages"):
         for stanza in _deb822_stanzas(_read_index(path)):
             name = stanza.get("Package")
-            if not name or name in seen:
+            source = stanza.get("Source", name or "").split(" ", 1)[0]
+            if not name or source in seen:
                 continue
-            seen.add(name)
+            seen.add(source)
             text = stanza.get("Description", "")
             if "\n" not in text:
                 text = translations.get((name, stanza.get("Description-md5", "")), text)

@@ -27,7 +27,13 @@ from bench.retrieval_quality import embeddings
 from indexer.collaborative import CFModel, RatingRow, rating_prior
 from indexer.embedding import Embedder
 from indexer.feedback import FeedbackSnapshot
-from indexer.hybrid import BlendWeights, Candidates, blend, retrieve
+from indexer.hybrid import (
+    BlendWeights,
+    Candidates,
+    blend,
+    phrase_overlap,
+    retrieve,
+)
 from indexer.lexical import LexicalIndex
 from indexer.vector_index import VectorIndex
 
@@ -84,13 +90,16 @@ def main() -> None:
         embedder, [queries[q][1] for q in sorted(needed)], f"sim-queries-{people}", cache
     )
     vector_of = dict(zip(sorted(needed), query_vectors, strict=True))
-    found_cache: dict[int, Candidates] = {}
+    found_cache: dict[int, tuple[Candidates, np.ndarray]] = {}
+    texts = [t for _, t in documents]
 
-    def found(q: int) -> Candidates:
+    def found(q: int) -> tuple[Candidates, np.ndarray]:
         if q not in found_cache:
-            found_cache[q] = retrieve(
+            candidates = retrieve(
                 vectors, lexical, vector_of[q], queries[q][1], BlendWeights().candidates
             )
+            phrase = phrase_overlap(queries[q][1], [texts[int(i)] for i in candidates.ids])
+            found_cache[q] = (candidates, phrase)
         return found_cache[q]
 
     weights = BlendWeights()
@@ -101,7 +110,7 @@ def main() -> None:
         for user, questions in asked.items():
             for q in questions[round_::2]:
                 relevant = doc_index[queries[q][2]]
-                for item in ranked(found(q), snapshot, user, weights)[:K]:
+                for item in ranked(*found(q), snapshot, user, weights)[:K]:
                     item = int(item)
                     if user in noisy:
                         if rng.random() < 0.3:
@@ -130,7 +139,7 @@ def main() -> None:
         return float(
             np.mean(
                 [
-                    ndcg(ranked(found(q), snapshot, u, weights), doc_index[queries[q][2]])
+                    ndcg(ranked(*found(q), snapshot, u, weights), doc_index[queries[q][2]])
                     for u, q in pairs
                 ]
             )
@@ -140,10 +149,10 @@ def main() -> None:
     newcomers = [(None, q) for q in newcomer_questions]
     spam_checks = [q for q in needed if doc_index[queries[q][2]] in spam_targets][:300]
     before_rank = [
-        ndcg(ranked(found(q), empty, None, weights), doc_index[queries[q][2]]) for q in spam_checks
+        ndcg(ranked(*found(q), empty, None, weights), doc_index[queries[q][2]]) for q in spam_checks
     ]
     after_rank = [
-        ndcg(ranked(found(q), after, None, weights), doc_index[queries[q][2]]) for q in spam_checks
+        ndcg(ranked(*found(q), after, None, weights), doc_index[queries[q][2]]) for q in spam_checks
     ]
     lines = [
         f"{people} people ({len(noisy)} noisy raters, 1 spammer downvoting {len(spam_targets)} "

@@ -271,6 +271,7 @@ def find(ctx: LeptonContext, query: tuple[str, ...], limit: int, channels: tuple
         click.echo(f"   tags: {', '.join(result.tags) or '-'}   topic: {result.topic or '-'}")
         click.echo(
             f"   why: dense {result.dense:.2f}, lexical {result.lexical:.2f}, "
+            f"phrase {result.phrase:.2f}, "
             f"collaborative {result.cf:+.2f}, rating prior {result.prior:+.2f}"
         )
         excerpt = " ".join(result.text.split())

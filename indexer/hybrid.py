@@ -8,11 +8,13 @@ side is never scored zero by the other just because it fell outside that side's 
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.lexical import LexicalIndex
+from indexer.lexical import LexicalIndex, tokenize
 from indexer.vector_index import VectorIndex
 
 
@@ -20,8 +22,9 @@ from indexer.vector_index import VectorIndex
 class BlendWeights:
     """Defaults chosen by bench/retrieval_quality.py and bench/feedback_simulation.py."""
 
-    dense: float = 0.5
-    lexical: float = 0.5
+    dense: float = 0.7
+    lexical: float = 0.3
+    phrase: float = 0.1
     cf: float = 0.15
     prior: float = 0.1
     candidates: int = 100
@@ -56,16 +59,33 @@ def normalise_lexical(scores: np.ndarray) -> np.ndarray:
     return scores / top if top > 0 else np.zeros_like(scores)
 
 
+def phrase_overlap(query_text: str, texts: Sequence[str]) -> np.ndarray:
+    """Share of the query's word pairs found, in order, in each text: BM25 counts words one by
+    one, so "roll back" and "back roll" look alike to it; this tells them apart."""
+    terms = tokenize(query_text)
+    pairs = set(itertools.pairwise(terms))
+    if not pairs:
+        return np.zeros(len(texts), dtype=np.float32)
+    out = np.empty(len(texts), dtype=np.float32)
+    for n, text in enumerate(texts):
+        words = tokenize(text)
+        out[n] = len(pairs & set(itertools.pairwise(words))) / len(pairs)
+    return out
+
+
 def blend(
     weights: BlendWeights,
     dense: np.ndarray,
     lexical: np.ndarray,
+    phrase: np.ndarray,
     cf: np.ndarray,
     prior: np.ndarray,
 ) -> np.ndarray:
+    """`lexical` must already be normalised (see `normalise_lexical`)."""
     return (
         weights.dense * dense
-        + weights.lexical * normalise_lexical(lexical)
+        + weights.lexical * lexical
+        + weights.phrase * phrase
         + weights.cf * cf
         + weights.prior * prior
     ).astype(np.float32)

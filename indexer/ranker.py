@@ -14,8 +14,9 @@ import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from indexer.chunking import embedding_text
 from indexer.feedback import Feedback
-from indexer.hybrid import BlendWeights, blend, normalise_lexical, retrieve
+from indexer.hybrid import BlendWeights, blend, normalise_lexical, phrase_overlap, retrieve
 from indexer.index_store import KnowledgeIndex
 from indexer.query import ParsedQuery, parse_query
 from models import Snippet
@@ -42,6 +43,7 @@ class RankedSnippet:
     score: float
     dense: float
     lexical: float
+    phrase: float
     cf: float
     prior: float
     more_in_document: int = 0
@@ -114,7 +116,7 @@ class Ranker:
                 tags=s.tags,
                 topic=s.topic,
                 source=s.document.source,
-                text=f"{s.title}\n{s.section or ''}\n{s.text}",
+                text=_text(s),
             )
         ]
         ids = found.ids[keep]
@@ -124,11 +126,20 @@ class Ranker:
         for n, vote in self.feedback.own_votes(asker, ids).items():
             cf[n] = vote
         prior = snapshot.priors(ids)
-        scores = blend(self.weights, dense, lexical, cf, prior)
+        phrase = phrase_overlap(parsed.search_text, [_text(snippets[int(i)]) for i in ids])
+        scores = blend(self.weights, dense, lexical, phrase, cf, prior)
         order = np.argsort(-scores, kind="stable")
         ranked = self._collapse(
             [
-                _ranked(snippets[int(ids[n])], scores[n], dense[n], lexical[n], cf[n], prior[n])
+                _ranked(
+                    snippets[int(ids[n])],
+                    scores[n],
+                    dense[n],
+                    lexical[n],
+                    phrase[n],
+                    cf[n],
+                    prior[n],
+                )
                 for n in order
             ]
         )
@@ -156,14 +167,14 @@ class Ranker:
                 tags=s.tags,
                 topic=s.topic,
                 source=s.document.source,
-                text=f"{s.title}\n{s.section or ''}\n{s.text}",
+                text=_text(s),
             )
         ]
         ids = np.array([s.id for s in matching], dtype=np.int64)
         prior = self.feedback.current().priors(ids)
         order = np.argsort(-prior, kind="stable")
         ranked = self._collapse(
-            [_ranked(matching[n], prior[n], 0.0, 0.0, 0.0, prior[n]) for n in order]
+            [_ranked(matching[n], prior[n], 0.0, 0.0, 0.0, 0.0, prior[n]) for n in order]
         )
         return Ranking(
             parsed,
@@ -202,8 +213,18 @@ def _with_more(item: RankedSnippet) -> RankedSnippet:
     return replace(item, more_in_document=item.more_in_document + 1)
 
 
+def _text(s: Snippet) -> str:
+    return embedding_text(s.title, s.section, s.text)
+
+
 def _ranked(
-    s: Snippet, score: float, dense: float, lexical: float, cf: float, prior: float
+    s: Snippet,
+    score: float,
+    dense: float,
+    lexical: float,
+    phrase: float,
+    cf: float,
+    prior: float,
 ) -> RankedSnippet:
     return RankedSnippet(
         snippet_id=s.id,
@@ -218,6 +239,7 @@ def _ranked(
         score=float(score),
         dense=float(dense),
         lexical=float(lexical),
+        phrase=float(phrase),
         cf=float(cf),
         prior=float(prior),
     )

@@ -75,6 +75,7 @@ def test_results_carry_consistent_score_components(ranker: Ranker) -> None:
         expected = (
             weights.dense * r.dense
             + weights.lexical * r.lexical
+            + weights.phrase * r.phrase
             + weights.cf * r.cf
             + weights.prior * r.prior
         )
