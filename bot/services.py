@@ -3,7 +3,8 @@ services on top, so commands, the Slack app and the worker all share the same pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -19,12 +20,14 @@ from indexer.questions import Questions
 from indexer.ranker import Ranker
 
 INDEX_DIR = "index"
+FEEDBACK_REFRESH_SECONDS = 30.0
 
 
 @dataclass
 class Services:
     settings: Settings
     engine: Engine
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -46,8 +49,10 @@ class Services:
 
     @cached_property
     def feedback(self) -> Feedback:
+        """Fitted once now, then refitted in the background whenever ratings change."""
         feedback = Feedback(self.sessions)
         feedback.refresh()
+        feedback.refresh_every(FEEDBACK_REFRESH_SECONDS, self.stopping)
         return feedback
 
     @cached_property

@@ -141,7 +141,17 @@ class Feedback:
             log.info("feedback model refreshed from %d ratings", len(rows))
             return snapshot
 
-    def refresh_in_background(self) -> threading.Thread:
-        thread = threading.Thread(target=self.refresh, name="feedback-refresh", daemon=True)
+    def refresh_every(self, seconds: float, stop: threading.Event) -> threading.Thread:
+        """Refit in a daemon thread whenever the ratings changed, checking every `seconds`
+        until `stop` is set; queries keep using the previous snapshot meanwhile."""
+
+        def loop() -> None:
+            while not stop.wait(seconds):
+                try:
+                    self.refresh()
+                except Exception:  # a failed refit must not end learning for good
+                    log.exception("feedback refresh failed; keeping the previous model")
+
+        thread = threading.Thread(target=loop, name="feedback-refresh", daemon=True)
         thread.start()
         return thread

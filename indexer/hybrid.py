@@ -25,8 +25,8 @@ class BlendWeights:
     dense: float = 0.7
     lexical: float = 0.3
     phrase: float = 0.1
-    cf: float = 0.15
-    prior: float = 0.1
+    cf: float = 0.3
+    prior: float = 0.2
     candidates: int = 100
 
 

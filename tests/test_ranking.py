@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -203,10 +204,12 @@ def test_the_askers_own_vote_counts_at_once(feedback: Feedback, ranker: Ranker) 
     query = "how do I get a laptop or replace a broken one"
     top = ranker.rank(query, asker="UME").results[0]
     feedback.rate("UME", top.snippet_id, -1, "reaction:-1")
-    again = ranker.rank(query, asker="UME").results
-    mine = next(r for r in again if r.snippet_id == top.snippet_id)
-    assert mine.cf == -1.0
+    assert feedback.own_votes("UME", np.array([top.snippet_id])) == {0: -1.0}
+    again = ranker.rank(query, asker="UME", limit=50).results
     assert again[0].snippet_id != top.snippet_id
+    assert all(r.cf == -1.0 for r in again if r.snippet_id == top.snippet_id)
+    others = ranker.rank(query, asker="UOTHER").results
+    assert others[0].snippet_id == top.snippet_id, "one person's vote is theirs alone, until refit"
 
 
 def test_similar_colleagues_ratings_personalise_and_newcomers_are_unharmed(
@@ -234,3 +237,28 @@ def test_similar_colleagues_ratings_personalise_and_newcomers_are_unharmed(
     assert mine_liked.cf > 0 and new_liked.cf == 0
     assert mine.index(mine_liked) <= newcomer.index(new_liked)
     assert mine_liked.score > new_liked.score
+
+
+def test_background_refresh_picks_up_new_ratings_without_blocking(
+    stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback, ranker: Ranker
+) -> None:
+    import threading
+    import time
+
+    sessions, _ = stack
+    snippet = _snippet_id(sessions, "TensorFlow", "Step 4: Move to Keras")
+    stop = threading.Event()
+    thread = feedback.refresh_every(0.05, stop)
+    try:
+        before = feedback.current()
+        feedback.rate("U1", snippet, 1, "button")
+        deadline = time.monotonic() + 10
+        while feedback.current() is before and time.monotonic() < deadline:
+            ranker.rank("tensorflow keras")  # answers keep flowing meanwhile
+            time.sleep(0.05)
+        assert feedback.current() is not before
+        assert feedback.current().priors([snippet])[0] > 0
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
