@@ -110,14 +110,7 @@ class Ranker:
         keep = [
             n
             for n, i in enumerate(found.ids.tolist())
-            if (s := snippets.get(i)) is not None
-            and visible(s, channels)
-            and parsed.matches(
-                tags=s.tags,
-                topic=s.topic,
-                source=s.document.source,
-                text=_text(s),
-            )
+            if (s := snippets.get(i)) is not None and _allowed(s, parsed, channels)
         ]
         ids = found.ids[keep]
         dense, lexical = found.dense[keep], normalise_lexical(found.lexical[keep])
@@ -159,17 +152,7 @@ class Ranker:
         if parsed.topics:
             statement = statement.where(Snippet.topic.in_(sorted(parsed.topics)))
         rows = self._load(statement)
-        matching = [
-            s
-            for s in rows.values()
-            if visible(s, channels)
-            and parsed.matches(
-                tags=s.tags,
-                topic=s.topic,
-                source=s.document.source,
-                text=_text(s),
-            )
-        ]
+        matching = [s for s in rows.values() if _allowed(s, parsed, channels)]
         ids = np.array([s.id for s in matching], dtype=np.int64)
         prior = self.feedback.current().priors(ids)
         order = np.argsort(-prior, kind="stable")
@@ -211,6 +194,13 @@ class Ranker:
 
 def _with_more(item: RankedSnippet) -> RankedSnippet:
     return replace(item, more_in_document=item.more_in_document + 1)
+
+
+def _allowed(s: Snippet, parsed: ParsedQuery, channels: frozenset[str]) -> bool:
+    """Visible to the asker and matching the query's filters and phrases."""
+    return visible(s, channels) and parsed.matches(
+        tags=s.tags, topic=s.topic, source=s.document.source, text=_text(s)
+    )
 
 
 def _text(s: Snippet) -> str:
