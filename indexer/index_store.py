@@ -89,6 +89,12 @@ class KnowledgeIndex:
         self.rebuild()
         return self
 
+    def ensure_current(self) -> None:
+        """Open (load or repair) only if this copy does not already reflect the database."""
+        version, model = self.database_version()
+        if version != self.version or model not in (None, self.embedder.name):
+            self.open()
+
     def refresh_if_stale(self) -> bool:
         """Reload when another process changed the knowledge; the database is asked at most
         once per CHECK_INTERVAL so a burst of questions costs one query, not one each."""

@@ -90,7 +90,7 @@ class Ingestor:
         self, loaded: LoadResult, prune_prefixes: Iterable[str] = (), progress: bool = False
     ) -> IngestSummary:
         summary = IngestSummary(files_read=loaded.files_read, skipped=list(loaded.skipped))
-        self.knowledge.open()
+        self.knowledge.ensure_current()
         documents = self._unique(loaded.documents, summary)
         existing = self._existing_hashes([d.source for d in documents])
         pending: list[_Pending] = []
