@@ -6,20 +6,16 @@ base answers and for questions it cannot, and the threshold that separates them 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from bench.report import record
-from bot import migrate
+from bench.report import record, scratch_knowledge
 from indexer.embedding import Embedder
 from indexer.feedback import Feedback
-from indexer.index_store import KnowledgeIndex
 from indexer.ingest import Ingestor
 from indexer.loaders.files import load_tree
 from indexer.ranker import MIN_CONFIDENCE, Ranker
-from models import create_db_engine, make_session_factory
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 ANSWERABLE = [
@@ -75,15 +71,11 @@ UNANSWERABLE = [
 
 def main() -> None:
     embedder = Embedder.load()
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = create_db_engine(f"sqlite:///{tmp}/calibrate.db")
-        migrate.upgrade(engine)
-        knowledge = KnowledgeIndex(make_session_factory(engine), Path(tmp) / "index", embedder)
+    with scratch_knowledge(embedder) as knowledge:
         Ingestor(knowledge).ingest(load_tree(EXAMPLES))
         ranker = Ranker(knowledge, Feedback(knowledge.sessions))
         good = np.array([ranker.rank(q).results[0].dense for q in ANSWERABLE])
         bad = np.array([ranker.rank(q).results[0].dense for q in UNANSWERABLE])
-        engine.dispose()
     thresholds = np.round(np.arange(0.20, 0.70, 0.01), 2)
     accuracy = [((good >= t).sum() + (bad < t).sum()) / (len(good) + len(bad)) for t in thresholds]
     best = float(thresholds[int(np.argmax(accuracy))])

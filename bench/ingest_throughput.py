@@ -13,13 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.report import peak_rss_mib, record
+from bench.report import peak_rss_mib, record, scratch_knowledge
 from indexer.chunking import chunk_document
 from indexer.embedding import Embedder
-from indexer.index_store import KnowledgeIndex
 from indexer.ingest import Ingestor
 from indexer.loaders.files import load_tree
-from models import create_db_engine, make_session_factory
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 WORDS = [
@@ -80,17 +78,11 @@ def generate_corpus(root: Path, files: int, seed: int = 7) -> None:
 
 
 def measure(embedder: Embedder, corpus: Path, label: str) -> list[str]:
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = create_db_engine(f"sqlite:///{tmp}/bench.db")
-        from bot import migrate
-
-        migrate.upgrade(engine)
-        knowledge = KnowledgeIndex(make_session_factory(engine), Path(tmp) / "index", embedder)
+    with scratch_knowledge(embedder) as knowledge:
         start = time.perf_counter()
         loaded = load_tree(corpus)
         summary = Ingestor(knowledge).ingest(loaded)
         pipeline = time.perf_counter() - start
-        engine.dispose()
     texts = [c.embedding_text for d in loaded.documents for c in chunk_document(d)]
     start = time.perf_counter()
     embedder.model.encode(texts, batch_size=64, normalize_embeddings=True)

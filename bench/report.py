@@ -1,12 +1,21 @@
-"""Where benchmark results go: a Markdown section per run, with the machine and the command."""
+"""Where benchmark results go (a Markdown section per run, with the machine and the command),
+and the scratch setup several benchmarks share."""
 
 from __future__ import annotations
 
 import os
 import platform
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bot import migrate
+from indexer.embedding import Embedder
+from indexer.index_store import KnowledgeIndex
+from models import create_db_engine, make_session_factory
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,3 +65,15 @@ def peak_rss_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def scratch_knowledge(embedder: Embedder) -> Iterator[KnowledgeIndex]:
+    """An empty, migrated SQLite database and index in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_db_engine(f"sqlite:///{tmp}/bench.db")
+        migrate.upgrade(engine)
+        try:
+            yield KnowledgeIndex(make_session_factory(engine), Path(tmp) / "index", embedder)
+        finally:
+            engine.dispose()

@@ -315,12 +315,12 @@ def start(click_ctx: click.Context, ctx: LeptonContext) -> None:
         click.echo("Loading the example knowledge base (first start only)...")
         click_ctx.invoke(ingest, paths=(EXAMPLES / "knowledge", EXAMPLES / "slack-export"))
     settings = ctx.settings
-    if settings.slack_app_token:
-        click_ctx.invoke(cli.commands["socket"])
-    elif settings.slack_bot_token or settings.oauth_enabled:
-        click_ctx.invoke(cli.commands["serve"])
-    else:
+    if not settings.has_slack_credentials:
         click_ctx.invoke(console)
+    elif settings.slack_app_token:
+        click_ctx.invoke(cli.commands["socket"])
+    else:
+        click_ctx.invoke(cli.commands["serve"])
 
 
 def _not_built_yet(name: str, what: str) -> None:

@@ -17,7 +17,6 @@ from sqlalchemy.exc import ArgumentError
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
 class SettingsError(Exception):

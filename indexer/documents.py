@@ -7,7 +7,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-PUBLIC = "public"
+from models.knowledge import CHANNEL, PUBLIC
+
+__all__ = ["CHANNEL", "PUBLIC", "LoadResult", "Section", "Skipped", "SourceDocument"]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,25 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in words if w not in ENGLISH_STOP_WORDS]
 
 
+def _term_counts(tokens: Sequence[list[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+    """Documents x terms matrix of raw term frequencies (every term must be in `vocabulary`)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    counts: list[int] = []
+    for row, terms in enumerate(tokens):
+        tf: dict[int, int] = {}
+        for term in terms:
+            col = vocabulary[term]
+            tf[col] = tf.get(col, 0) + 1
+        rows.extend([row] * len(tf))
+        cols.extend(tf.keys())
+        counts.extend(tf.values())
+    return sparse.csr_matrix(
+        (np.asarray(counts, dtype=np.float32), (rows, cols)),
+        shape=(len(tokens), len(vocabulary)),
+    )
+
+
 class LexicalIndex:
     def __init__(
         self,
@@ -64,27 +83,16 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
+        tokens = [tokenize(text) for text in texts]
         vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        lengths = np.zeros(len(texts), dtype=np.float32)
-        for row, text in enumerate(texts):
-            terms = tokenize(text)
-            lengths[row] = len(terms)
-            tf: dict[int, int] = {}
+        for terms in tokens:
             for term in terms:
-                col = vocabulary.setdefault(term, len(vocabulary))
-                tf[col] = tf.get(col, 0) + 1
-            rows.extend([row] * len(tf))
-            cols.extend(tf.keys())
-            counts.extend(tf.values())
+                vocabulary.setdefault(term, len(vocabulary))
+        tf_matrix = _term_counts(tokens, vocabulary)
         n = len(texts)
-        tf_matrix = sparse.csr_matrix(
-            (np.asarray(counts, dtype=np.float32), (rows, cols)), shape=(n, len(vocabulary))
-        )
-        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocabulary))
+        df = np.bincount(tf_matrix.indices, minlength=len(vocabulary))
         idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        lengths = np.array([len(t) for t in tokens], dtype=np.float32)
         avg = float(lengths.mean()) if n else 1.0
         weights = cls._weigh(tf_matrix, lengths, idf, avg)
         return cls(vocabulary, idf, weights.tocsc(), np.asarray(ids, dtype=np.int64), avg)
@@ -161,7 +169,7 @@ class LexicalIndex:
                 format="csc",
             )
         extra = LexicalIndex._weigh(
-            self._tf_rows(tokens),
+            _term_counts(tokens, self.vocabulary),
             np.array([len(t) for t in tokens], dtype=np.float32),
             self.idf,
             self.avg_length,
@@ -172,21 +180,6 @@ class LexicalIndex:
         self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=bool)])
         self._row_of.update({int(i): start + n for n, i in enumerate(ids)})
         self.changed_rows += len(ids)
-
-    def _tf_rows(self, tokens: Sequence[list[str]]) -> sparse.csr_matrix:
-        rows, cols, counts = [], [], []
-        for row, terms in enumerate(tokens):
-            tf: dict[int, int] = {}
-            for term in terms:
-                col = self.vocabulary[term]
-                tf[col] = tf.get(col, 0) + 1
-            rows.extend([row] * len(tf))
-            cols.extend(tf.keys())
-            counts.extend(tf.values())
-        return sparse.csr_matrix(
-            (np.asarray(counts, dtype=np.float32), (rows, cols)),
-            shape=(len(tokens), len(self.vocabulary)),
-        )
 
     def remove(self, ids: Sequence[int]) -> None:
         for snippet_id in ids:

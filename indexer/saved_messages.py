@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from indexer.documents import PUBLIC, Section, SourceDocument
+from indexer.documents import CHANNEL, PUBLIC, Section, SourceDocument
 from indexer.slack_threads import ts_to_datetime
 
 SOURCE_TYPE = "saved_message"
-CHANNEL = "channel"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from models.answers import Answer, AnswerSnippet, KnowledgeGap, QueryLog, Rating
 from models.audit import AuditLog
 from models.base import Base
 from models.knowledge import Document, IndexState, Snippet, SnippetEmbedding
-from models.session import create_db_engine, make_session_factory, transaction
+from models.session import create_db_engine, make_session_factory
 from models.surveys import Survey, SurveyDelivery, SurveyOptOut, SurveyResponse, SurveyRound
 from models.training import Assignment, Nudge, TrainingModule
 
@@ -30,5 +30,4 @@ __all__ = [
     "TrainingModule",
     "create_db_engine",
     "make_session_factory",
-    "transaction",
 ]

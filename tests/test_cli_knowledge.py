@@ -56,7 +56,7 @@ def test_reingest_reports_everything_unchanged(workdir: Path) -> None:
     assert "skipped" not in summary
 
 
-def test_reindex_rebuilds_from_stored_embeddings(workdir: Path) -> None:
+def test_reindex_rebuilds_and_search_still_answers(workdir: Path) -> None:
     result = run_lepton("reindex", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("index rebuilt: ")

@@ -8,8 +8,8 @@ from pathlib import Path
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 from bs4.element import PreformattedString
 
-from indexer.documents import LoadResult, Section, Skipped, SourceDocument
-from indexer.loaders.text import humanise, read_text, skipped
+from indexer.documents import LoadResult, Section, Skipped
+from indexer.loaders.text import humanise, one_document, read_text, skipped
 
 HIDDEN_TAGS = ("script", "style", "noscript", "template", "iframe")
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -105,7 +105,4 @@ def load(path: Path) -> LoadResult:
     builder.flush()
     if not builder.sections:
         return skipped(source, "empty")
-    document = SourceDocument(
-        source=source, source_type="file", title=title, sections=builder.sections
-    )
-    return LoadResult(documents=[document], files_read=1)
+    return one_document(path, title, builder.sections)

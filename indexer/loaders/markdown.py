@@ -11,10 +11,9 @@ from typing import Any
 
 import yaml
 
-from indexer.documents import PUBLIC, LoadResult, Section, Skipped, SourceDocument
-from indexer.loaders.text import humanise, read_text, skipped
+from indexer.documents import CHANNEL, PUBLIC, LoadResult, Section, Skipped
+from indexer.loaders.text import humanise, one_document, read_text, skipped
 
-CHANNEL = "channel"
 VISIBILITY_RULE = 'visibility must be "public" or "channel:<channel id>"'
 
 _CHANNEL_VISIBILITY = re.compile(r"channel:([CG][A-Z0-9]{2,})")
@@ -221,11 +220,4 @@ def load(path: Path) -> LoadResult:
     sections = _sections(blocks, (title, *h1s[:1]) if len(h1s) == 1 else (title,))
     if not sections:
         return skipped(source, "empty")
-    document = SourceDocument(
-        source=source,
-        source_type="file",
-        title=title,
-        sections=sections,
-        **meta.document_fields(),
-    )
-    return LoadResult(documents=[document], files_read=1)
+    return one_document(path, title, sections, **meta.document_fields())

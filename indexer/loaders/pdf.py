@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from indexer.documents import LoadResult, Section, SourceDocument
-from indexer.loaders.text import humanise, skipped
+from indexer.documents import LoadResult, Section
+from indexer.loaders.text import one_document, skipped
 
 
 def _reason(exc: Exception) -> str:
@@ -40,10 +40,4 @@ def load(path: Path) -> LoadResult:
     if not sections:
         return skipped(source, "no extractable text (scanned or image-only PDF?)")
     title = meta_title.strip() if isinstance(meta_title, str) and meta_title.strip() else None
-    document = SourceDocument(
-        source=source,
-        source_type="file",
-        title=title or humanise(path.stem),
-        sections=sections,
-    )
-    return LoadResult(documents=[document], files_read=1)
+    return one_document(path, title, sections)

@@ -8,8 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.documents import LoadResult, Section, Skipped, SourceDocument
-from indexer.loaders.text import humanise, read_text, skipped
+from indexer.documents import LoadResult, Section, Skipped
+from indexer.loaders.text import one_document, read_text, skipped
 
 _ADORNMENT_CHARS = re.escape(string.punctuation)
 _ADORNMENT = re.compile(rf"([{_ADORNMENT_CHARS}])\1+")
@@ -96,10 +96,4 @@ def load(path: Path) -> LoadResult:
         sections.append(Section(heading_path=heading_path, text=body, anchor=anchor))
     if not sections:
         return skipped(source, "empty")
-    document = SourceDocument(
-        source=source,
-        source_type="file",
-        title=title or humanise(path.stem),
-        sections=sections,
-    )
-    return LoadResult(documents=[document], files_read=1)
+    return one_document(path, title, sections)

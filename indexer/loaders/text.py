@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from indexer.documents import LoadResult, Section, Skipped, SourceDocument
 
@@ -37,6 +38,20 @@ def read_text(path: Path) -> str | Skipped:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def one_document(
+    path: Path, title: str | None, sections: list[Section], **fields: Any
+) -> LoadResult:
+    """A file that became exactly one document; an untitled file is named after its stem."""
+    document = SourceDocument(
+        source=str(path.resolve()),
+        source_type="file",
+        title=title or humanise(path.stem),
+        sections=sections,
+        **fields,
+    )
+    return LoadResult(documents=[document], files_read=1)
+
+
 def humanise(stem: str) -> str:
     """'tensorflow-2_migration' -> 'Tensorflow 2 migration', for files without a title."""
     words = re.sub(r"[-_\s]+", " ", stem).strip()
@@ -50,10 +65,4 @@ def load(path: Path) -> LoadResult:
     body = text.strip()
     first_line = body.splitlines()[0].strip()
     title = first_line if len(first_line) < MAX_TITLE_CHARS else humanise(path.stem)
-    document = SourceDocument(
-        source=str(path.resolve()),
-        source_type="file",
-        title=title,
-        sections=[Section(heading_path=(), text=body)],
-    )
-    return LoadResult(documents=[document], files_read=1)
+    return one_document(path, title, [Section(heading_path=(), text=body)])
