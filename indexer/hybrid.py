@@ -30,6 +30,10 @@ class BlendWeights:
     candidates: int = 100
 
 
+GATE_LOW = 0.1
+GATE_HIGH = 0.35
+
+
 @dataclass(frozen=True)
 class Candidates:
     ids: np.ndarray
@@ -81,11 +85,17 @@ def blend(
     cf: np.ndarray,
     prior: np.ndarray,
 ) -> np.ndarray:
-    """`lexical` must already be normalised (see `normalise_lexical`)."""
+    """`lexical` must already be normalised (see `normalise_lexical`).
+
+    Ratings only reorder snippets that are about the question: the learned part is scaled by
+    `relevance_gate`, so one :+1: on a snippet cannot lift it to the top of every later search
+    by the same person."""
+    learned = (weights.cf * cf + weights.prior * prior) * relevance_gate(dense)
     return (
-        weights.dense * dense
-        + weights.lexical * lexical
-        + weights.phrase * phrase
-        + weights.cf * cf
-        + weights.prior * prior
+        weights.dense * dense + weights.lexical * lexical + weights.phrase * phrase + learned
     ).astype(np.float32)
+
+
+def relevance_gate(dense: np.ndarray) -> np.ndarray:
+    """0 for snippets unrelated to the query (cosine <= GATE_LOW), 1 from GATE_HIGH up."""
+    return np.clip((dense - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0)

@@ -194,6 +194,7 @@ class Ingestor:
         row.content_hash = item.content_hash
         row.owner = doc.owner
         row.author_user_id = doc.author_user_id
+        row.saved_by_user_id = doc.extra.get("saved_by")
         row.channel_id = doc.channel_id
         row.visibility = doc.visibility
         row.tags = derived.tags

@@ -65,7 +65,7 @@ class Ranking:
 
     @property
     def top_score(self) -> float | None:
-        return self.results[0].dense if self.results else None
+        return max(r.dense for r in self.results) if self.results else None
 
 
 def visible(snippet: Snippet, channels: frozenset[str]) -> bool:
@@ -136,7 +136,7 @@ class Ranker:
                 for n in order
             ]
         )
-        confident = bool(ranked) and ranked[0].dense >= self.min_confidence
+        confident = any(r.dense >= self.min_confidence for r in ranked)
         if not confident:
             return Ranking(parsed, ranked[:WEAK_LIMIT], confident=False, query_vector=vector)
         page = ranked[offset : offset + limit]

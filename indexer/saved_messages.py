@@ -44,3 +44,36 @@ def saved_message_document(message: SavedMessage) -> SourceDocument:
         created_at=ts_to_datetime(message.ts),
         extra={"saved_by": message.saved_by},
     )
+
+
+NOTE_SOURCE_TYPE = "note"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A snippet someone wrote directly (`/lepton add`)."""
+
+    team_id: str
+    key: str
+    title: str
+    text: str
+    tags: list[str]
+    link: str | None
+    author_user_id: str
+    author_name: str | None
+
+
+def note_document(note: Note) -> SourceDocument:
+    """Keyed by the modal that produced it, so a resubmitted form cannot create a twin."""
+    return SourceDocument(
+        source=f"note:{note.team_id}/{note.key}",
+        source_type=NOTE_SOURCE_TYPE,
+        title=" ".join(note.title.split()) or "Note",
+        sections=[Section(heading_path=(), text=note.text.strip(), atomic=True)],
+        url=note.link,
+        tags=[t.strip().lower() for t in note.tags if t.strip()] or None,
+        owner=note.author_name,
+        author_user_id=note.author_user_id,
+        visibility=PUBLIC,
+        extra={"saved_by": note.author_user_id},
+    )

@@ -3,6 +3,7 @@
 from models.answers import Answer, AnswerSnippet, KnowledgeGap, QueryLog, Rating
 from models.audit import AuditLog
 from models.base import Base
+from models.events import ProcessedEvent
 from models.knowledge import Document, IndexState, Snippet, SnippetEmbedding
 from models.session import create_db_engine, make_session_factory
 from models.surveys import Survey, SurveyDelivery, SurveyOptOut, SurveyResponse, SurveyRound
@@ -18,6 +19,7 @@ __all__ = [
     "IndexState",
     "KnowledgeGap",
     "Nudge",
+    "ProcessedEvent",
     "QueryLog",
     "Rating",
     "Snippet",

@@ -30,6 +30,7 @@ class Document(Timestamped, Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(255))
     author_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    saved_by_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
     channel_id: Mapped[str | None] = mapped_column(String(32))
     visibility: Mapped[str] = mapped_column(String(16), default=PUBLIC)
     tags: Mapped[list[str]] = mapped_column(default=list)

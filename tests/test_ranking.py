@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import migrate as migrations
 from indexer.embedding import Embedder
 from indexer.feedback import Feedback
-from indexer.hybrid import BlendWeights
+from indexer.hybrid import BlendWeights, relevance_gate
 from indexer.index_store import KnowledgeIndex
 from indexer.ingest import Ingestor
 from indexer.loaders.files import load_tree
@@ -212,13 +212,29 @@ def test_the_askers_own_vote_counts_at_once(feedback: Feedback, ranker: Ranker) 
     assert others[0].snippet_id == top.snippet_id, "one person's vote is theirs alone, until refit"
 
 
+def test_a_vote_on_an_unrelated_snippet_does_not_follow_the_voter_everywhere(
+    feedback: Feedback, ranker: Ranker
+) -> None:
+    laptop = ranker.rank("how do I get a laptop or replace a broken one", asker="UFAN").results[0]
+    feedback.rate("UFAN", laptop.snippet_id, 1, "reaction:+1")
+    for user in ("UF1", "UF2", "UF3"):
+        feedback.rate(user, laptop.snippet_id, 1, "button")
+    feedback.refresh()
+    ranking = ranker.rank("tensorflow 2 migration", asker="UFAN", limit=10)
+    assert ranking.confident
+    assert ranking.results[0].snippet_id != laptop.snippet_id
+    assert "TensorFlow" in ranking.results[0].title
+
+
 def test_similar_colleagues_ratings_personalise_and_newcomers_are_unharmed(
     stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback, ranker: Ranker
 ) -> None:
     sessions, _ = stack
     query = "what should I do in my first week"
     baseline = ranker.rank(query, limit=10).results
-    liked = baseline[3].snippet_id
+    relevant = [r for r in baseline if relevance_gate(np.array([r.dense]))[0] > 0.5]
+    assert len(relevant) >= 2
+    liked = relevant[-1].snippet_id
     shared = [
         _snippet_id(sessions, "TensorFlow", "Step 4: Move to Keras"),
         _snippet_id(sessions, "TensorFlow", "Step 6: Pin the version"),
