@@ -15,8 +15,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 import models
 from bot import migrate as migrations
 from bot.console import PROMPT as CONSOLE_PROMPT
+from bot.console import EmptyKnowledge
 from bot.console import run as run_console
 from bot.services import Services
+from bot.serving import serve_http, serve_socket
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack_client import web_client
 from bot.slack_history import fetch_channel_documents
@@ -288,11 +290,13 @@ def find(ctx: LeptonContext, query: tuple[str, ...], limit: int, channels: tuple
 @pass_lepton
 def console(ctx: LeptonContext, script: TextIO | None) -> None:
     """Try Lepton in the terminal, no Slack workspace needed."""
-    services = ctx.services()
-    if len(services.knowledge.index) == 0:
-        fail("the knowledge base is empty: run `lepton ingest examples/knowledge` first")
     lines: Iterable[str] = script if script is not None else _prompted_lines()
-    run_console(services.questions, lines, click.echo, show_input=script is not None)
+    try:
+        run_console(
+            ctx.settings, ctx.migrated_engine(), lines, click.echo, show_input=script is not None
+        )
+    except EmptyKnowledge:
+        fail("the knowledge base is empty: run `lepton ingest examples/knowledge` first")
 
 
 def _prompted_lines() -> Iterable[str]:
@@ -323,22 +327,46 @@ def start(click_ctx: click.Context, ctx: LeptonContext) -> None:
         click_ctx.invoke(cli.commands["serve"])
 
 
-def _not_built_yet(name: str, what: str) -> None:
-    @cli.command(
-        name=name,
-        help=f"{what} (not available yet in this version).",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )
-    def command() -> None:
-        fail(f"`lepton {name}` is not available yet in this version ({what.lower()}).", EXIT_USAGE)
+@cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: $PORT or 3000.")
+@pass_lepton
+def serve(ctx: LeptonContext, host: str, port: int | None) -> None:
+    """Serve the Slack app over HTTP: Slack sends events, commands and interactions to
+    /slack/events (and, with OAuth configured, installs go through /slack/install)."""
+    settings = ctx.settings
+    settings.require("serve", "SLACK_SIGNING_SECRET")
+    if not settings.oauth_enabled:
+        settings.require("serve", "SLACK_BOT_TOKEN")
+    services = _ready_services(ctx)
+    serve_http(services, host, port or settings.port)
 
 
-for _name, _what in [
-    ("serve", "Serve the Slack app over HTTP at /slack/events on $PORT"),
-    ("socket", "Connect the Slack app over Socket Mode"),
-    ("worker", "Run the scheduler (surveys, nudges, digests)"),
-]:
-    _not_built_yet(_name, _what)
+@cli.command()
+@pass_lepton
+def socket(ctx: LeptonContext) -> None:
+    """Connect the Slack app over Socket Mode (no public URL needed)."""
+    ctx.settings.require("socket", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+    serve_socket(_ready_services(ctx))
+
+
+def _ready_services(ctx: LeptonContext) -> Services:
+    services = ctx.services()
+    if len(services.knowledge.index) == 0:
+        click.echo(
+            "lepton: the knowledge base is empty; answers will find nothing until you run "
+            "`lepton ingest`",
+            err=True,
+        )
+    return services
+
+
+@cli.command(
+    help="Run the scheduler (surveys, nudges, digests) (not available yet in this version).",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+def worker() -> None:
+    fail("`lepton worker` is not available yet in this version (surveys and nudges).", EXIT_USAGE)
 
 
 def main() -> None:

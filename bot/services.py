@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import models
 from bot.settings import Settings
+from handlers.home import HomeSection, empty_slot
+from handlers.membership import Membership
+from handlers.once import Once
 from indexer.embedding import Embedder
 from indexer.feedback import Feedback
 from indexer.index_store import KnowledgeIndex
@@ -28,6 +31,12 @@ class Services:
     settings: Settings
     engine: Engine
     stopping: threading.Event = field(default_factory=threading.Event)
+    home_sections: list[HomeSection] = field(
+        default_factory=lambda: [
+            empty_slot("Your training", "No training assigned to you."),
+            empty_slot("Surveys", "No survey waiting for you."),
+        ]
+    )
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -62,3 +71,16 @@ class Services:
     @cached_property
     def questions(self) -> Questions:
         return Questions(self.ranker, self.sessions)
+
+    @cached_property
+    def membership(self) -> Membership:
+        return Membership()
+
+    @cached_property
+    def once(self) -> Once:
+        return Once(self.sessions)
+
+    def warm_up(self) -> None:
+        """Load the model, the index and the learned scores now, so the first question is as
+        fast as the rest."""
+        self.ranker.rank("warm up", limit=1)

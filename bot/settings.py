@@ -16,6 +16,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+$")
+DEFAULT_UP_REACTIONS = frozenset(
+    {"+1", "thumbsup", "white_check_mark", "heavy_check_mark", "heart", "tada", "raised_hands"}
+)
+DEFAULT_DOWN_REACTIONS = frozenset({"-1", "thumbsdown", "x"})
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -43,6 +48,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     lepton_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     lepton_embedding_model: str = Field(default="", description="local model path")
+    lepton_up_reactions: Annotated[frozenset[str], NoDecode] = DEFAULT_UP_REACTIONS
+    lepton_down_reactions: Annotated[frozenset[str], NoDecode] = DEFAULT_DOWN_REACTIONS
     log_level: str = "INFO"
 
     @field_validator(
@@ -90,6 +97,17 @@ class Settings(BaseSettings):
             raise ValueError(f"{bad[0]!r} is not a Slack user ID (like U012AB3CD)")
         return ids
 
+    @field_validator("lepton_up_reactions", "lepton_down_reactions", mode="before")
+    @classmethod
+    def _split_reactions(cls, value: Any) -> frozenset[str]:
+        if isinstance(value, str):
+            value = [part.strip().strip(":") for part in value.split(",") if part.strip()]
+        names = frozenset(str(v).lower() for v in value or ())
+        bad = sorted(n for n in names if not EMOJI_NAME.match(n))
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an emoji name (like +1 or white_check_mark)")
+        return names
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -108,6 +126,12 @@ class Settings(BaseSettings):
                 "LEPTON_EMBEDDING_MODEL: no model at "
                 f"{self.lepton_embedding_model!r} (it must be a local path; nothing is downloaded)"
             )
+        both = sorted(self.lepton_up_reactions & self.lepton_down_reactions)
+        if both:
+            raise ValueError(
+                f"LEPTON_DOWN_REACTIONS: {both[0]!r} is also in LEPTON_UP_REACTIONS; "
+                "a reaction cannot mean both"
+            )
         if bool(self.slack_client_id) != bool(self.slack_client_secret):
             missing = "SLACK_CLIENT_SECRET" if self.slack_client_id else "SLACK_CLIENT_ID"
             raise ValueError(f"{missing}: is not set, and OAuth needs both client ID and secret")
@@ -116,6 +140,15 @@ class Settings(BaseSettings):
     @property
     def oauth_enabled(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
+
+    def reaction_value(self, name: str) -> int | None:
+        """+1, -1 or None for a reaction name; skin tones count as the base emoji."""
+        base = name.split("::", 1)[0].lower()
+        if base in self.lepton_up_reactions:
+            return 1
+        if base in self.lepton_down_reactions:
+            return -1
+        return None
 
     @property
     def has_slack_credentials(self) -> bool:

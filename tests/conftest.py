@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -37,12 +38,12 @@ def _admin_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def fresh_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """An empty database URL, on each backend in turn."""
-    if request.param == "sqlite":
+    """The URL of a new, empty database on `backend`, dropped afterwards."""
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'lepton.db'}"
         return
     server_url = request.getfixturevalue("postgres_url")
@@ -52,6 +53,15 @@ def db_url(
     yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(_admin_dsn(server_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database URL, on each backend in turn."""
+    with fresh_database(request.param, request, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture

@@ -88,17 +88,59 @@ def test_find_on_an_empty_knowledge_base_says_what_to_do(tmp_path: Path) -> None
     )
 
 
-def test_scripted_console_session_answers_questions(workdir: Path, tmp_path: Path) -> None:
+SESSION = """/lepton find tensorflow 2.0
+:+1:
+press 2
+press 12
+@lepton how do I deploy to kubernetes?
+say VPN on Linux: install openconnect, then connect to vpn.acme.com with your SSO login.
+save
+title: VPN on Linux
+tags: vpn, linux
+submit
+as bob
+/lepton find vpn on linux
+home
+/lepton stats
+/lepton hepl
+quit
+never reached
+"""
+
+
+def test_scripted_console_session_drives_every_flow(workdir: Path, tmp_path: Path) -> None:
     script = tmp_path / "session.txt"
-    script.write_text("/lepton find tensorflow 2.0\n/lepton find\nquit\nnever reached\n")
+    script.write_text(SESSION)
     result = run_lepton("console", "--script", str(script), cwd=workdir)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    asked = lines.index("you> /lepton find tensorflow 2.0")
-    assert lines[asked + 1] == "lepton> Here is what I found:"
-    assert lines[asked + 2].startswith("  1. TensorFlow 2 Migration Guide")
-    assert "lepton> What should I look for? Try `/lepton find tensorflow 2.0`." in lines
-    assert "never reached" not in result.stdout
+    out = result.stdout
+    lines = out.splitlines()
+
+    def after(prompt: str) -> str:
+        start = lines.index(f"you> {prompt}")
+        end = next(
+            (n for n in range(start + 1, len(lines)) if lines[n].startswith("you> ")), len(lines)
+        )
+        return "\n".join(lines[start + 1 : end])
+
+    answer = after("/lepton find tensorflow 2.0")
+    assert answer.startswith("#general  lepton:")
+    assert "*1.* TensorFlow 2 Migration Guide" in answer
+    assert "[1] Helpful  [2] Not helpful" in answer and "Why these?" in answer
+    assert "reacted :+1:" in after(":+1:")
+    assert "Marked as not helpful" in after("press 2")
+    assert "meaning" in after("press 12") and "people like you" in after("press 12")
+    assert "(thread)  lepton:" in after("@lepton how do I deploy to kubernetes?")
+    assert "Kubernetes" in after("@lepton how do I deploy to kubernetes?")
+    assert "[modal: Save to Lepton]" in after("save")
+    assert "Saved to Lepton: VPN on Linux" in after("submit")
+    assert "VPN on Linux" in after("/lepton find vpn on linux").split("*2.*")[0]
+    home = after("home")
+    assert "[App Home of bob]" in home and "vpn on linux" in home
+    assert "is for Lepton admins" in after("/lepton stats")
+    assert "Did you mean `help`?" in after("/lepton hepl")
+    assert "never reached" not in out
+    assert "Traceback" not in result.stderr
 
 
 def test_start_without_credentials_sets_up_and_opens_the_console(tmp_path: Path) -> None:
@@ -106,4 +148,4 @@ def test_start_without_credentials_sets_up_and_opens_the_console(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "migrated from an empty database" in result.stdout
     assert "Loading the example knowledge base" in result.stdout
-    assert "lepton> Here is what I found:" in result.stdout
+    assert "Here is what I found for _expenses approval_" in result.stdout

@@ -1,0 +1,83 @@
+"""Building the Bolt app: single-workspace token mode or multi-workspace OAuth, every Web API
+call to SLACK_API_URL, and every surface registered from `handlers/`."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from slack_bolt import App
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+from bot.services import Services
+from bot.slack_client import web_client
+from bot.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
+from handlers import actions, commands, errors, events, snippets
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+STATE_SECONDS = 600
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The Slack app manifest: the one list of scopes, commands and events."""
+    loaded: dict[str, Any] = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return loaded
+
+
+def bot_scopes() -> list[str]:
+    return list(manifest()["oauth_config"]["scopes"]["bot"])
+
+
+def build_app(
+    services: Services, *, process_before_response: bool = False, socket_mode: bool = False
+) -> App:
+    """`process_before_response` finishes each listener before answering the request (the
+    console wants that to show results in order); servers ack first and work after."""
+    settings = services.settings
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    common: dict[str, Any] = {
+        "signing_secret": secret,
+        "process_before_response": process_before_response,
+        "request_verification_enabled": not socket_mode,
+    }
+    if settings.oauth_enabled:
+        assert settings.slack_client_id and settings.slack_client_secret
+        installations = SQLAlchemyInstallationStore(
+            client_id=settings.slack_client_id,
+            engine=services.engine,
+            installations_table_name=INSTALLATIONS_TABLE,
+            bots_table_name=BOTS_TABLE,
+        )
+        app = App(
+            client=web_client(settings, token=None),
+            installation_store=installations,
+            oauth_settings=OAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret.get_secret_value(),
+                scopes=bot_scopes(),
+                installation_store=installations,
+                state_store=SQLAlchemyOAuthStateStore(
+                    expiration_seconds=STATE_SECONDS,
+                    engine=services.engine,
+                    table_name=OAUTH_STATES_TABLE,
+                ),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+            ),
+            **common,
+        )
+    else:
+        app = App(client=web_client(settings), **common)
+    for surface in (commands, events, actions, snippets):
+        surface.register(app, services)
+    errors.register(app)
+    return app

@@ -1,0 +1,70 @@
+"""Serving the Bolt app: over HTTP (waitress, a production WSGI server with a thread pool, so a
+slow listener never blocks Slack's next request) or over Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import waitress
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import BaseWSGIServer, MultiSocketServer
+
+from bot.app import build_app
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+THREADS = 8
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def wsgi_app(app: App) -> WSGIApp:
+    """Slack's routes (events, and install/redirect under OAuth) plus a health check for the
+    platform's router; anything else is a 404."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        return slack(environ, start_response)
+
+    return application
+
+
+def http_server(services: Services, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
+    """Ready to answer before it listens: the model, index and feedback are loaded first."""
+    services.warm_up()
+    app = build_app(services)
+    return waitress.create_server(
+        wsgi_app(app), host=host, port=port, threads=THREADS, ident="lepton"
+    )
+
+
+def serve_http(services: Services, host: str, port: int) -> None:
+    server = http_server(services, host, port)
+    log.info("Lepton is listening on http://%s:%s%s", host, port, EVENTS_PATH)
+    server.run()
+
+
+def socket_handler(services: Services) -> SocketModeHandler:
+    """Ready to answer before it connects: the model, index and feedback are loaded first.
+    `connect()` opens the WebSocket and returns; `start()` also blocks, as `serve_socket` does."""
+    settings = services.settings
+    assert settings.slack_app_token is not None
+    services.warm_up()
+    app = build_app(services, socket_mode=True)
+    return SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+
+
+def serve_socket(services: Services) -> None:
+    handler = socket_handler(services)
+    log.info("Lepton is connecting over Socket Mode")
+    handler.start()

@@ -1,0 +1,162 @@
+"""The words Lepton says outside answers: help, admin reports, confirmations and refusals.
+Everything that came from users or documents goes through `escape`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from handlers.blocks import Block, escape, link
+from handlers.command_parser import Command
+from indexer.experts import Expert
+from indexer.usage import GapSummary, UsageReport
+from people.privacy import describe
+
+HELP = """*Lepton* answers "how do we do X here?" from your team's knowledge.
+• `/lepton find <question>` (or just `/lepton <question>`): search; react :+1: or :-1: to teach me
+• `@lepton <question>` in a channel answers in the thread; a DM to me answers in the DM
+• `/lepton add`: write a snippet; the *Save to Lepton* message shortcut saves a message
+• `/lepton who <topic>`: people who know about a topic
+• `/lepton forget-me`: delete your personal data from Lepton
+• `/lepton stats`, `/lepton gaps`: usage and unanswered questions (admins)
+Search syntax: `tag:vpn`, `topic:security`, `source:handbook`, `"exact phrase"`."""
+MENTION_HELP = (
+    "Ask me a question after the mention, e.g. `@lepton how do I get VPN access?`, "
+    "or type `/lepton help`."
+)
+EMPTY_QUERY = "What should I look for? Try `/lepton find tensorflow 2.0`."
+ADMIN_ONLY = "Sorry, `{command}` is for Lepton admins. Ask one of them, or see `/lepton help`."
+SENT_TO_DM = (
+    "I can't post in this channel, so I sent the answer to our DM. "
+    "Invite me with `/invite @lepton` to answer here."
+)
+GONE = "That answer is no longer available. Ask again with `/lepton find`."
+NOT_YOURS = "Only the person who asked can confirm this."
+KEPT = "OK, nothing was deleted."
+WHO_NEEDS_TOPIC = "Which topic? Try `/lepton who kubernetes`."
+ALREADY_SAVED = "That snippet was already in Lepton, unchanged."
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def help_blocks(command: Command) -> list[Block]:
+    text = EMPTY_QUERY if command.name == "empty" else HELP
+    if command.notice:
+        text = f"{command.notice}\n\n{text}"
+    return [_section(text)]
+
+
+def rated(value: int) -> str:
+    if value > 0:
+        return "Thanks! Marked as helpful; I will rank it higher for you and people like you."
+    return "Thanks! Marked as not helpful; I will show it less."
+
+
+def saved(title: str, url: str | None) -> str:
+    return f"Saved to Lepton: {link(url, title)}. People can now find it with `/lepton find`."
+
+
+def forgotten(lines: list[str]) -> str:
+    return "Done. Lepton deleted your personal data:\n" + "\n".join(f"• {line}" for line in lines)
+
+
+def mention(user_id: str | None) -> str:
+    """A mention only for a real Slack user id; anything else is shown as escaped text."""
+    if user_id and SLACK_USER.match(user_id):
+        return f"<@{user_id}>"
+    return escape(user_id or "someone")
+
+
+def stats_blocks(report: UsageReport) -> list[Block]:
+    days = "\n".join(
+        f"`{d.day.isoformat()}`  {d.questions:>4} asked, {d.answered:>4} answered well"
+        for d in report.days
+    )
+    share = "n/a" if report.answered_share is None else f"{report.answered_share:.0%}"
+    summary = (
+        f"*Questions:* {report.total_questions} from {report.since} to {report.until}, "
+        f"{share} answered well\n*Ratings:* {report.ratings_up} :+1: and "
+        f"{report.ratings_down} :-1: from {report.raters} "
+        f"{'person' if report.raters == 1 else 'people'}"
+    )
+    top = "\n".join(
+        f"{n}. {link(s.url, s.title)}  (+{s.up} / -{s.down})"
+        for n, s in enumerate(report.top_snippets, start=1)
+    )
+    return [
+        _section(summary),
+        _section(days or "_No questions yet._"),
+        _section("*Top-rated snippets*\n" + (top or "_None rated yet._")),
+    ]
+
+
+def gaps_blocks(gaps: list[GapSummary]) -> list[Block]:
+    if not gaps:
+        return [_section("No unanswered questions lately. :tada:")]
+    blocks = [_section("*Questions without a good answer* (most asked first):")]
+    for gap in gaps:
+        examples = "; ".join(f"_{escape(e)}_" for e in gap.examples)
+        seen = f"last asked {gap.last_seen_at:%Y-%m-%d}"
+        blocks.append(
+            _section(
+                f"*{gap.question_count} asked:* {escape(gap.label)}\n{seen}"
+                + (f" · e.g. {examples}" if examples else "")
+            )
+        )
+    return blocks
+
+
+def who_blocks(topic: str, experts: list[Expert]) -> list[Block]:
+    if not experts:
+        return [
+            _section(
+                f"I don't know anyone who wrote or saved well-rated snippets on "
+                f"_{escape(topic)}_ yet."
+            )
+        ]
+    lines = [f"*People who know about _{escape(topic)}_:*"]
+    for e in experts:
+        parts = [f"wrote {e.contributed}"] if e.contributed else []
+        if e.saved:
+            parts.append(f"saved {e.saved}")
+        titles = ", ".join(escape(t) for t in e.sample_titles)
+        lines.append(f"• {mention(e.user_id)}: {' and '.join(parts)} snippet(s), e.g. {titles}")
+    return [_section("\n".join(lines))]
+
+
+def forget_me_blocks(user_id: str, counts: Mapping[str, int]) -> list[Block]:
+    held = ", ".join(describe(kind, n) for kind, n in counts.items() if n) or "no personal data"
+    return [
+        _section(
+            f"Lepton holds {held} about you. Delete it? Anonymous aggregates (such as how many "
+            "questions were asked) stay; this cannot be undone."
+        ),
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Delete my data"},
+                    "style": "danger",
+                    "action_id": "forget_me_confirm",
+                    "value": user_id,
+                },
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Cancel"},
+                    "action_id": "forget_me_cancel",
+                    "value": "cancel",
+                },
+            ],
+        },
+    ]
+
+
+def apology(reference: str) -> str:
+    return (
+        "Sorry, something went wrong on my side. If it keeps happening, tell an admin "
+        f"the reference `{reference}`."
+    )
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}

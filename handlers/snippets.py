@@ -1,0 +1,138 @@
+"""New knowledge from Slack: the "Save to Lepton" message shortcut and `/lepton add`, both
+through a modal, both ingested exactly like any other source."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers import replies
+from handlers.modals import (
+    ADD_CALLBACK,
+    SAVE_CALLBACK,
+    SnippetForm,
+    metadata_of,
+    read_form,
+    save_modal,
+)
+from indexer.documents import LoadResult, SourceDocument
+from indexer.saved_messages import Note, SavedMessage, note_document, saved_message_document
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+SAVE_SHORTCUT = "save_to_lepton"
+
+
+def register(app: App, services: Services) -> None:
+    @app.shortcut(SAVE_SHORTCUT)
+    def save_shortcut(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+        ack()
+        message = shortcut.get("message") or {}
+        metadata = {
+            "team": str((shortcut.get("team") or {}).get("id") or ""),
+            "channel": str((shortcut.get("channel") or {}).get("id") or ""),
+            "ts": str(message.get("ts") or ""),
+            "author": str(message.get("user") or ""),
+        }
+        client.views_open(
+            trigger_id=shortcut["trigger_id"],
+            view=save_modal(str(message.get("text") or ""), metadata),
+        )
+
+    @app.view(SAVE_CALLBACK)
+    def save_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        form = _accepted(ack, view)
+        if form is None:
+            return
+        saver = str(body["user"]["id"])
+        meta = metadata_of(view)
+        document = saved_message_document(_saved_message(client, form, meta, saver))
+        _ingest(services, client, saver, document)
+
+    @app.view(ADD_CALLBACK)
+    def add_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        form = _accepted(ack, view)
+        if form is None:
+            return
+        author = str(body["user"]["id"])
+        note = Note(
+            team_id=str((body.get("team") or {}).get("id") or ""),
+            key=str(view.get("id") or ""),
+            title=form.title,
+            text=form.text,
+            tags=form.tags,
+            link=form.link,
+            author_user_id=author,
+            author_name=_display_name(client, author),
+        )
+        _ingest(services, client, author, note_document(note))
+
+
+def _accepted(ack: Ack, view: dict[str, Any]) -> SnippetForm | None:
+    """The submitted form, acked; or None after showing Slack the per-field errors."""
+    form = read_form(view)
+    if errors := form.errors():
+        ack(response_action="errors", errors=errors)
+        return None
+    ack()
+    return form
+
+
+def _saved_message(
+    client: WebClient, form: SnippetForm, meta: dict[str, str], saver: str
+) -> SavedMessage:
+    channel, ts = meta.get("channel", ""), meta.get("ts", "")
+    permalink = None
+    try:
+        permalink = client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except SlackApiError as exc:
+        log.info("no permalink for a saved message (%s)", exc.response.get("error"))
+    author = meta.get("author") or None
+    return SavedMessage(
+        team_id=meta.get("team", ""),
+        channel_id=channel,
+        ts=ts,
+        text=form.text,
+        permalink=permalink,
+        author_user_id=author,
+        author_name=_display_name(client, author) if author else None,
+        saved_by=saver,
+        title=form.title,
+        tags=form.tags,
+        private_channel=_is_private(client, channel),
+    )
+
+
+def _is_private(client: WebClient, channel: str) -> bool:
+    """Anything Lepton cannot confirm to be public is treated as private to its channel."""
+    try:
+        info = client.conversations_info(channel=channel).get("channel") or {}
+    except SlackApiError:
+        return True
+    return bool(info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
+
+
+def _display_name(client: WebClient, user_id: str) -> str | None:
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError:
+        return None
+    profile = user.get("profile") or {}
+    return profile.get("real_name") or profile.get("display_name") or user.get("name")
+
+
+def _ingest(services: Services, client: WebClient, user: str, document: SourceDocument) -> None:
+    summary = services.ingestor.ingest(LoadResult([document]))
+    changed = summary.documents_added or summary.documents_updated
+    text = replies.saved(document.title, document.url) if changed else replies.ALREADY_SAVED
+    client.chat_postMessage(channel=user, text=text)
