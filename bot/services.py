@@ -82,5 +82,6 @@ class Services:
 
     def warm_up(self) -> None:
         """Load the model, the index and the learned scores now, so the first question is as
-        fast as the rest."""
+        fast as the rest; and drop delivery claims too old for Slack to retry."""
         self.ranker.rank("warm up", limit=1)
+        self.once.forget_old()

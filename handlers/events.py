@@ -136,11 +136,10 @@ def _reaction(
         remaining = _remaining_value(services, client, item, str(user))
         if remaining is not None:
             value, added = remaining, True
-    for snippet_id in shown.snippet_ids:
-        if added:
-            services.feedback.rate(str(user), snippet_id, value, origin, shown.answer_id)
-        else:
-            services.feedback.unrate(str(user), snippet_id, origin)
+    if added:
+        services.feedback.rate(str(user), shown.snippet_ids, value, origin, shown.answer_id)
+    else:
+        services.feedback.unrate(str(user), shown.snippet_ids, origin)
 
 
 def _remaining_value(

@@ -48,7 +48,7 @@ class SourceDocument:
     visibility: str = PUBLIC
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    saved_by_user_id: str | None = None
 
     @property
     def text(self) -> str:

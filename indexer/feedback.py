@@ -56,26 +56,35 @@ class Feedback:
     def rate(
         self,
         user_id: str,
-        snippet_id: int,
+        snippet_ids: int | Sequence[int],
         value: int,
         origin: str,
         answer_id: int | None = None,
     ) -> None:
-        """Record a +1/-1; a later rating of the same snippet by the same person replaces it."""
+        """Record a +1/-1 on one or several snippets (all an answer showed) in one transaction;
+        a later rating of the same snippet by the same person replaces it."""
         if value not in (-1, 1):
             raise ValueError("a rating is +1 or -1")
+        ids = [snippet_ids] if isinstance(snippet_ids, int) else list(snippet_ids)
+        if not ids:
+            return
         now = utcnow()
         with self.sessions() as session, session.begin():
             dialect = session.get_bind().dialect.name
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
             statement = insert(Rating).values(
-                user_id=user_id,
-                snippet_id=snippet_id,
-                value=value,
-                origin=origin,
-                answer_id=answer_id,
-                created_at=now,
-                updated_at=now,
+                [
+                    {
+                        "user_id": user_id,
+                        "snippet_id": snippet_id,
+                        "value": value,
+                        "origin": origin,
+                        "answer_id": answer_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for snippet_id in ids
+                ]
             )
             session.execute(
                 statement.on_conflict_do_update(
@@ -89,15 +98,17 @@ class Feedback:
                 )
             )
 
-    def unrate(self, user_id: str, snippet_id: int, origin: str | None = None) -> bool:
-        """Remove a rating (an undone reaction); with `origin`, only if that is what set it."""
+    def unrate(
+        self, user_id: str, snippet_ids: int | Sequence[int], origin: str | None = None
+    ) -> int:
+        """Remove ratings (an undone reaction); with `origin`, only those that origin set.
+        Returns how many were removed."""
+        ids = [snippet_ids] if isinstance(snippet_ids, int) else list(snippet_ids)
         with self.sessions() as session, session.begin():
-            statement = delete(Rating).where(
-                Rating.user_id == user_id, Rating.snippet_id == snippet_id
-            )
+            statement = delete(Rating).where(Rating.user_id == user_id, Rating.snippet_id.in_(ids))
             if origin is not None:
                 statement = statement.where(Rating.origin == origin)
-            return bool(session.execute(statement).rowcount)
+            return int(session.execute(statement).rowcount or 0)
 
     def own_votes(self, user_id: str | None, snippet_ids: np.ndarray) -> dict[int, float]:
         """The asker's own current votes among the candidates, by position: fresher and more

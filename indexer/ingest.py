@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -25,6 +26,7 @@ from indexer.tagging import Derived, derive
 from models import Document, Snippet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 BATCH_CHUNKS = 256
 SOURCE_LOOKUP_BATCH = 500
 
@@ -69,7 +71,7 @@ def group_of(source: str) -> str:
     return source.split("#", 1)[0]
 
 
-def _batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -133,7 +135,7 @@ class Ingestor:
     def _existing_hashes(self, sources: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         with self.sessions() as session:
-            for part in _batched(sources, SOURCE_LOOKUP_BATCH):
+            for part in batched(sources, SOURCE_LOOKUP_BATCH):
                 rows = session.execute(
                     select(Document.source, Document.content_hash).where(Document.source.in_(part))
                 )
@@ -194,7 +196,7 @@ class Ingestor:
         row.content_hash = item.content_hash
         row.owner = doc.owner
         row.author_user_id = doc.author_user_id
-        row.saved_by_user_id = doc.extra.get("saved_by")
+        row.saved_by_user_id = doc.saved_by_user_id
         row.channel_id = doc.channel_id
         row.visibility = doc.visibility
         row.tags = derived.tags
@@ -285,7 +287,7 @@ class Ingestor:
         return sorted(stale)
 
     def _remove(self, sources: list[str], summary: IngestSummary) -> None:
-        for part in _batched(sources, SOURCE_LOOKUP_BATCH):
+        for part in batched(sources, SOURCE_LOOKUP_BATCH):
             with self.sessions() as session, session.begin():
                 snippet_ids = list(
                     session.scalars(
@@ -305,7 +307,7 @@ class Ingestor:
         unchanged = [s for s in existing if s not in changed]
         total = 0
         with self.sessions() as session:
-            for part in _batched(unchanged, SOURCE_LOOKUP_BATCH):
+            for part in batched(unchanged, SOURCE_LOOKUP_BATCH):
                 total += len(
                     session.scalars(
                         select(Snippet.id).join(Document).where(Document.source.in_(part))

@@ -8,7 +8,6 @@ are suggested, never one they already rated or one they wrote or saved themselve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from indexer.feedback import Feedback
+from indexer.ingest import batched
 from indexer.ranker import visible
 from models import QueryLog, Rating, Snippet
 
@@ -74,7 +74,7 @@ def recommend(
         rated = set(session.scalars(select(Rating.snippet_id).where(Rating.user_id == user_id)))
         chosen: set[int] = set()
         documents: set[int] = set()
-        for batch in _batches([c for c in candidates if c[0] not in rated], LOAD_BATCH):
+        for batch in batched([c for c in candidates if c[0] not in rated], LOAD_BATCH):
             snippets = _load(session, [snippet_id for snippet_id, _ in batch])
             for snippet_id, reason in batch:
                 snippet = snippets.get(snippet_id)
@@ -93,11 +93,6 @@ def recommend(
                 if len(out) >= limit:
                     return out
     return out
-
-
-def _batches(items: list[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _load(session: Session, snippet_ids: list[int]) -> dict[int, Snippet]:

@@ -42,7 +42,7 @@ def saved_message_document(message: SavedMessage) -> SourceDocument:
         channel_id=message.channel_id,
         visibility=CHANNEL if message.private_channel else PUBLIC,
         created_at=ts_to_datetime(message.ts),
-        extra={"saved_by": message.saved_by},
+        saved_by_user_id=message.saved_by,
     )
 
 
@@ -75,5 +75,5 @@ def note_document(note: Note) -> SourceDocument:
         owner=note.author_name,
         author_user_id=note.author_user_id,
         visibility=PUBLIC,
-        extra={"saved_by": note.author_user_id},
+        saved_by_user_id=note.author_user_id,
     )

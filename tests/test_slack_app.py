@@ -21,6 +21,7 @@ from bot.slack_payloads import (
 )
 from models import Answer, AnswerSnippet, AuditLog, Document, QueryLog, Rating, create_db_engine
 from tests.conftest import fresh_database
+from tests.fake_slack import Reply
 from tests.slack_app import ADMIN, TEAM, RunningApp, running_app, settle, wait_for
 
 ALICE = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
@@ -476,8 +477,6 @@ def test_nothing_from_users_or_documents_can_ping_or_link(app: RunningApp) -> No
 
 
 def test_an_internal_failure_gets_an_apology_with_a_reference(app: RunningApp) -> None:
-    from tests.fake_slack import Reply
-
     app.slack.on("chat.postMessage", Reply(500, body={"ok": False, "error": "internal_error"}))
     try:
         responses = len(app.responses())
