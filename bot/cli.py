@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -22,13 +23,21 @@ from bot.serving import serve_http, serve_socket
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack_client import web_client
 from bot.slack_history import fetch_channel_documents
+from bot.worker import build_scheduler
 from indexer.documents import LoadResult
 from indexer.loaders.files import load_tree
 from indexer.loaders.slack_export import load_export
 from indexer.questions import Asked
+from models.base import utcnow
+from people.audit import record_audit
+from people.survey_chart import trend_chart_png
+from people.survey_definitions import SurveyConfigError
+from people.survey_digest import digest_text
+from people.surveys import RoundInfo, SurveyError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXIT_USAGE = 2
+CLI_ACTOR = "cli"
 EXIT_FAILURE = 1
 QUIET_LOGGERS = ("alembic", "sentence_transformers", "faiss", "httpx", "pypdf")
 
@@ -327,31 +336,43 @@ def start(click_ctx: click.Context, ctx: LeptonContext) -> None:
         click_ctx.invoke(cli.commands["serve"])
 
 
+SCHEDULER_OPTION = click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Also run the scheduler in this process (turn off when a `lepton worker` runs it).",
+)
+
+
 @cli.command()
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: $PORT or 3000.")
+@SCHEDULER_OPTION
 @pass_lepton
-def serve(ctx: LeptonContext, host: str, port: int | None) -> None:
+def serve(ctx: LeptonContext, host: str, port: int | None, scheduler: bool) -> None:
     """Serve the Slack app over HTTP: Slack sends events, commands and interactions to
     /slack/events (and, with OAuth configured, installs go through /slack/install)."""
     settings = ctx.settings
     settings.require("serve", "SLACK_SIGNING_SECRET")
     if not settings.oauth_enabled:
         settings.require("serve", "SLACK_BOT_TOKEN")
-    services = _ready_services(ctx)
+    services = _ready_services(ctx, scheduler)
     serve_http(services, host, port or settings.port)
 
 
 @cli.command()
+@SCHEDULER_OPTION
 @pass_lepton
-def socket(ctx: LeptonContext) -> None:
+def socket(ctx: LeptonContext, scheduler: bool) -> None:
     """Connect the Slack app over Socket Mode (no public URL needed)."""
     ctx.settings.require("socket", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
-    serve_socket(_ready_services(ctx))
+    serve_socket(_ready_services(ctx, scheduler))
 
 
-def _ready_services(ctx: LeptonContext) -> Services:
-    services = ctx.services()
+def _ready_services(ctx: LeptonContext, scheduler: bool) -> Services:
+    services = _survey_services(ctx)
+    if scheduler and ctx.settings.slack_bot_token:
+        build_scheduler(services, blocking=False).start()
     if len(services.knowledge.index) == 0:
         click.echo(
             "lepton: the knowledge base is empty; answers will find nothing until you run "
@@ -361,12 +382,121 @@ def _ready_services(ctx: LeptonContext) -> Services:
     return services
 
 
-@cli.command(
-    help="Run the scheduler (surveys, nudges, digests) (not available yet in this version).",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+@cli.command()
+@pass_lepton
+def worker(ctx: LeptonContext) -> None:
+    """Run the scheduler: survey rounds, invitations, reminders and digests. Safe to run more
+    than one; each message still goes out once."""
+    ctx.settings.require("worker", "SLACK_BOT_TOKEN")
+    services = _survey_services(ctx)
+    click.echo(f"lepton worker: running every {ctx.settings.lepton_tick_seconds}s; Ctrl-C stops")
+    with contextlib.suppress(KeyboardInterrupt):
+        build_scheduler(services, blocking=True).start()
+
+
+@cli.group()
+def survey() -> None:
+    """Pulse surveys (defined in the LEPTON_SURVEYS file)."""
+
+
+@survey.command("list")
+@pass_lepton
+def survey_list(ctx: LeptonContext) -> None:
+    """Every survey and its latest round."""
+    surveys = _survey_services(ctx).surveys
+    definitions = surveys.definitions()
+    if not definitions:
+        click.echo("No surveys: set LEPTON_SURVEYS to a survey file (see examples/surveys.yml).")
+    for definition in definitions:
+        latest = next(iter(surveys.rounds(definition.key, 1)), None)
+        state = "never run" if latest is None else _round_line(latest)
+        click.echo(f"{definition.key}: {definition.title} ({state})")
+
+
+@survey.command("show")
+@click.argument("key")
+@pass_lepton
+def survey_show(ctx: LeptonContext, key: str) -> None:
+    """A survey's settings and its recent rounds."""
+    surveys = _survey_services(ctx).surveys
+    definition = _surveys_call(surveys.definition, key)
+    click.echo(f"{definition.title} ({definition.key}), audience: {definition.audience}")
+    for number, question in enumerate(definition.questions, start=1):
+        click.echo(f"  {number}. {question.text} [{question.kind}]")
+    for info in surveys.rounds(key):
+        click.echo(f"  {_round_line(info)}")
+
+
+@survey.command("start")
+@click.argument("key")
+@pass_lepton
+def survey_start(ctx: LeptonContext, key: str) -> None:
+    """Open a round now; the worker sends it at each person's local send time."""
+    services = _survey_services(ctx)
+    info = _surveys_call(services.surveys.start, key, utcnow())
+    record_audit(services.sessions, CLI_ACTOR, "survey.start", key)
+    click.echo(f"Opened round {info.number} of {key}; `lepton worker` sends the invitations.")
+
+
+@survey.command("close")
+@click.argument("key")
+@pass_lepton
+def survey_close(ctx: LeptonContext, key: str) -> None:
+    """Close the open round; the worker posts its digest."""
+    services = _survey_services(ctx)
+    info = _surveys_call(services.surveys.close, key, utcnow())
+    record_audit(services.sessions, CLI_ACTOR, "survey.close", key)
+    click.echo(f"Closed round {info.number} of {key}: {info.responded} of {info.asked} answered.")
+
+
+@survey.command("digest")
+@click.argument("key")
+@click.option("--round", "number", type=click.IntRange(1), default=None, help="Default: latest.")
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the trend chart (PNG) to this file.",
 )
-def worker() -> None:
-    fail("`lepton worker` is not available yet in this version (surveys and nudges).", EXIT_USAGE)
+@pass_lepton
+def survey_digest(ctx: LeptonContext, key: str, number: int | None, chart: Path | None) -> None:
+    """Print a round's digest (results of an open round stay withheld)."""
+    services = _survey_services(ctx)
+    definition, digest = _surveys_call(services.surveys.digest, key, number)
+    record_audit(services.sessions, CLI_ACTOR, "survey.digest", key)
+    click.echo(digest_text(digest, definition))
+    if chart is not None:
+        png = trend_chart_png(digest, definition)
+        if png is None:
+            click.echo("No chart: no round has enough responses to plot yet.")
+        else:
+            chart.write_bytes(png)
+            click.echo(f"Chart written to {chart}")
+
+
+def _survey_services(ctx: LeptonContext) -> Services:
+    services = ctx.services()
+    try:
+        _ = services.surveys
+    except SurveyConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    return services
+
+
+def _surveys_call(call: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return call(*args)
+    except SurveyError as exc:
+        fail(str(exc).replace("`", ""))
+
+
+def _round_line(info: RoundInfo) -> str:
+    state = f"open until {info.closes_at:%Y-%m-%d %H:%M} UTC" if info.open else "closed"
+    return (
+        f"round {info.number} from {info.send_on}, {state}: asked {info.asked}, "
+        f"answered {info.responded}, reminded {info.reminded}, waiting {info.pending}, "
+        f"failed {info.failed}"
+    )
 
 
 def main() -> None:

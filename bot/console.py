@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -36,10 +37,13 @@ from bot.slack_payloads import (
     view_submission,
 )
 from handlers.snippets import SAVE_SHORTCUT
+from models.base import utcnow
 
 PROMPT = "you> "
 TEAM = "T0LEPTON"
 GENERAL = ("C0GENERAL", "general")
+LEADS = ("C0LEADS", "people-leads")
+EXAMPLE_SURVEYS = Path(__file__).resolve().parent.parent / "examples" / "surveys.yml"
 PEOPLE = {
     "alice": ("UALICE", "Alice Adams", "Europe/Berlin"),
     "bob": ("UBOB", "Bob Brown", "America/New_York"),
@@ -48,7 +52,10 @@ PEOPLE = {
 HELP = """Try:  /lepton find tensorflow 2.0   @lepton how do I deploy to k8s?   dm <question>
       :+1: or :-1: (react to the last answer; -:+1: takes it back)   press 1 (or just 1)
       say <message>, then save (Save to Lepton)   /lepton add   home   as bob   help   quit
-In a modal: <field>: <value> (e.g. title: VPN setup), submit, cancel."""
+      /lepton survey start pulse (alice is an admin), answer with press N as each person,
+      /lepton survey close pulse: the digest goes to #people-leads
+In a modal: <field>: <value> (e.g. title: VPN setup), submit, cancel.
+The console's scheduler skips ahead to each person's survey send time instead of waiting."""
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Console:
             self.workspace.add_user(user_id, name, real_name, tz=tz)
         members = [user_id for user_id, _, _ in PEOPLE.values()]
         self.workspace.add_channel(GENERAL[0], GENERAL[1], members=members)
+        self.workspace.add_channel(LEADS[0], LEADS[1], members=[PEOPLE["alice"][0]])
         self.secret = secrets.token_hex(16)
         local = settings.model_copy(
             update={
@@ -75,6 +83,7 @@ class Console:
                 "slack_client_id": None,
                 "slack_client_secret": None,
                 "lepton_admins": frozenset({PEOPLE["alice"][0]}),
+                "lepton_surveys": settings.lepton_surveys or EXAMPLE_SURVEYS,
             }
         )
         self.services = Services(local, engine)
@@ -83,11 +92,24 @@ class Console:
         self.renderer = Renderer(self._name_of)
         self.modal: _Modal | None = None
         self.last_said: tuple[str, str] | None = None
-        self._seen = self._snapshot()
+        self._seen_by: dict[str, dict[str, Any]] = {}
+        for name in PEOPLE:
+            self.me = name
+            self._seen = self._snapshot()
+        self.me = "alice"
 
     def close(self) -> None:
         self.services.stopping.set()
         self.slack.close()
+
+    @property
+    def _seen(self) -> dict[str, Any]:
+        """What the current person has already been shown; `as bob` shows bob what is new."""
+        return self._seen_by[self.me]
+
+    @_seen.setter
+    def _seen(self, snapshot: dict[str, Any]) -> None:
+        self._seen_by[self.me] = snapshot
 
     @property
     def user_id(self) -> str:
@@ -138,8 +160,8 @@ class Console:
             return
         self.me = name
         self.modal = None
-        self._seen = self._snapshot()
         self.echo(f"(you are now {name})")
+        self._render()
 
     def _command(self, text: str) -> None:
         ws = self.workspace
@@ -291,6 +313,7 @@ class Console:
 
     def _send(self, request: SlackRequest, force_home: bool = False) -> None:
         response = self._dispatch(request)
+        self._run_scheduler()
         body = _json(response.body)
         if response.status != 200:
             self.echo(f"(Slack would show an error: HTTP {response.status})")
@@ -302,6 +325,17 @@ class Console:
                 )
             )
         self._render(force_home)
+
+    def _run_scheduler(self) -> None:
+        """What `lepton worker` would do, now; invitations due later (someone's 10:00, after a
+        weekend) are sent at once, as if the clock had moved on to them."""
+        now = utcnow()
+        for _ in range(len(PEOPLE) + 1):
+            self.services.scheduled_work(now)
+            due = self.services.surveys.next_invitation()
+            if due is None:
+                return
+            now = max(now, due)
 
     def _dispatch(self, request: SlackRequest) -> Any:
         return self.app.dispatch(
@@ -323,25 +357,26 @@ class Console:
         return seen
 
     def _channels(self) -> list[str]:
-        return [GENERAL[0], *(self.workspace.dm_channel(u) for u, _, _ in PEOPLE.values())]
+        """What the current person sees: the channels they are in and their DM with Lepton."""
+        mine = [
+            c for c in (GENERAL[0], LEADS[0]) if self.user_id in self.workspace.channel(c).members
+        ]
+        return [*mine, self.workspace.dm_channel(self.user_id)]
 
     def _render(self, force_home: bool = False) -> None:
         ws = self.workspace
         before, after = self._seen, self._snapshot()
         for channel in self._channels():
-            where = (
-                "#general" if channel == GENERAL[0] else f"DM {self._dm_owner(channel)} <> lepton"
-            )
+            where = self._where(channel)
             for message in ws.messages(channel):
                 if (message.ts, message.text, json.dumps(message.blocks)) in before[f"m:{channel}"]:
                     continue
                 thread = " (thread)" if message.thread_ts else ""
                 heading = f"{where}{thread}  {self._name_of(message.user)}:"
                 container = {"type": "message", "message_ts": message.ts, "channel_id": channel}
+                shown = "\n".join([message.text, *self._files(message.files)]).strip()
                 self.echo(
-                    "\n".join(
-                        self.renderer.message(heading, message.text, message.blocks, container)
-                    )
+                    "\n".join(self.renderer.message(heading, shown, message.blocks, container))
                 )
             for message in ws.ephemerals(channel, self.user_id)[before[f"e:{channel}"] :]:
                 container = {
@@ -392,11 +427,19 @@ class Console:
                     latest = (channel, message.ts)
         return latest
 
-    def _dm_owner(self, channel: str) -> str:
-        return next(
+    def _files(self, file_ids: tuple[str, ...]) -> list[str]:
+        uploads = {u.file_id: u for u in self.slack.uploads()}
+        shown = [uploads[f] for f in file_ids if f in uploads]
+        return [f"[file: {u.title or u.filename}, {len(u.data or b'')} bytes]" for u in shown]
+
+    def _where(self, channel: str) -> str:
+        if channel in (GENERAL[0], LEADS[0]):
+            return f"#{self.workspace.channel(channel).name}"
+        owner = next(
             (n for n, (u, _, _) in PEOPLE.items() if self.workspace.dm_channel(u) == channel),
             channel,
         )
+        return f"DM {owner} <> lepton"
 
     def _name_of(self, user_id: str) -> str:
         if user_id == self.workspace.bot_user_id:

@@ -166,6 +166,11 @@ class LocalSlack:
             else:
                 self._handlers[method] = lambda _params: handler
 
+    def handler(self, method: str) -> Handler | None:
+        """What answers `method` now, so a test can wrap it (say, fail after it ran)."""
+        with self._lock:
+            return self._handlers.get(method)
+
     def uploads(self) -> list[Upload]:
         """Every file announced through files.getUploadURLExternal, in order."""
         with self._lock:

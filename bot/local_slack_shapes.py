@@ -97,6 +97,7 @@ class Message:
     bot_id: str | None = None
     files: tuple[str, ...] = ()
     edited: bool = False
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

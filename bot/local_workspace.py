@@ -34,6 +34,7 @@ from bot.local_slack_shapes import (
     completed_channels,
     completed_files,
     content,
+    decoded,
     dm_id,
     flag,
     listed,
@@ -329,6 +330,9 @@ class Workspace:
         message = self._post(
             channel, self.bot_user_id, text, blocks, attachments, params.get("thread_ts")
         )
+        metadata = decoded(params, "metadata")
+        if metadata is not None:
+            message = self._messages[channel.id][message.ts] = replace(message, metadata=metadata)
         return {"channel": channel.id, "ts": message.ts, "message": self._json(message)}
 
     def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -402,8 +406,9 @@ class Workspace:
             )
         ]
         messages, cursor = page(in_range, params, default_limit=100)
+        with_metadata = flag(params, "include_all_metadata")
         return {
-            "messages": [self._json(m) for m in messages],
+            "messages": [self._json(m, with_metadata=with_metadata) for m in messages],
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }
@@ -763,7 +768,7 @@ class Workspace:
 
     # Slack's JSON shapes
 
-    def _json(self, message: Message) -> dict[str, Any]:
+    def _json(self, message: Message, *, with_metadata: bool = False) -> dict[str, Any]:
         shown: dict[str, Any] = {
             "type": "message",
             "ts": message.ts,
@@ -780,6 +785,8 @@ class Workspace:
         if message.files:
             uploads = {u.file_id: u for u in self.slack.uploads()}
             shown["files"] = [uploads[f].as_file() for f in message.files if f in uploads]
+        if with_metadata and message.metadata:
+            shown["metadata"] = message.metadata
         if message.edited:
             shown["edited"] = {"user": message.user, "ts": message.ts}
         if message.thread_ts:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData
 
 import models
 from bot.slack_tables import slack_metadata
@@ -47,7 +49,26 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     """Upgrade to head; return (revision before, revision after)."""
     before = current_revision(engine)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with engine.connect() as conn, _foreign_keys_deferred(conn), conn.begin():
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     return before, current_revision(engine)
+
+
+@contextmanager
+def _foreign_keys_deferred(conn: Connection) -> Iterator[None]:
+    """SQLite alters a table by copying and dropping it; with foreign keys on, dropping the old
+    copy would cascade-delete every child row. Off for the migration, checked, then back on."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.commit()
+    try:
+        yield
+        if broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all():
+            raise RuntimeError(f"migration left rows without their parents: {broken[:5]}")
+    finally:
+        conn.rollback()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()

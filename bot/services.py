@@ -5,22 +5,29 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import models
 from bot.settings import Settings
+from bot.slack_client import web_client
 from handlers.home import HomeSection, empty_slot
 from handlers.membership import Membership
 from handlers.once import Once
+from handlers.survey_delivery import SlackSurveyCouriers
+from handlers.surveys import survey_section
 from indexer.embedding import Embedder
 from indexer.feedback import Feedback
 from indexer.index_store import KnowledgeIndex
 from indexer.ingest import Ingestor
 from indexer.questions import Questions
 from indexer.ranker import Ranker
+from people.survey_definitions import load_surveys
+from people.surveys import Surveys, TickReport
 
 INDEX_DIR = "index"
 FEEDBACK_REFRESH_SECONDS = 30.0
@@ -31,12 +38,14 @@ class Services:
     settings: Settings
     engine: Engine
     stopping: threading.Event = field(default_factory=threading.Event)
-    home_sections: list[HomeSection] = field(
-        default_factory=lambda: [
-            empty_slot("Your training", "No training assigned to you."),
-            empty_slot("Surveys", "No survey waiting for you."),
-        ]
-    )
+    home_sections: list[HomeSection] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.home_sections:
+            self.home_sections = [
+                empty_slot("Your training", "No training assigned to you."),
+                survey_section(self.surveys),
+            ]
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -79,6 +88,24 @@ class Services:
     @cached_property
     def once(self) -> Once:
         return Once(self.sessions)
+
+    @cached_property
+    def surveys(self) -> Surveys:
+        """Surveys, with the definitions file (LEPTON_SURVEYS) stored on first use."""
+        surveys = Surveys(self.sessions)
+        if self.settings.lepton_surveys is not None:
+            surveys.sync(load_surveys(self.settings.lepton_surveys))
+        return surveys
+
+    @cached_property
+    def sending_client(self) -> WebClient:
+        return web_client(self.settings, retry_uncertain=False)
+
+    def scheduled_work(self, now: datetime) -> TickReport:
+        """One pass of everything the scheduler does: open, send, remind, close, digest."""
+        couriers = SlackSurveyCouriers(self.sending_client, self.surveys)
+        lease = timedelta(seconds=self.settings.lepton_send_lease_seconds)
+        return self.surveys.tick(now, couriers.directory(), couriers.couriers(), lease)
 
     def warm_up(self) -> None:
         """Load the model, the index and the learned scores now, so the first question is as

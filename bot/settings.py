@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     lepton_embedding_model: str = Field(default="", description="local model path")
     lepton_up_reactions: Annotated[frozenset[str], NoDecode] = DEFAULT_UP_REACTIONS
     lepton_down_reactions: Annotated[frozenset[str], NoDecode] = DEFAULT_DOWN_REACTIONS
+    lepton_surveys: Path | None = Field(default=None, description="survey definitions file")
+    lepton_tick_seconds: int = Field(default=30, ge=1, le=3600)
+    lepton_send_lease_seconds: int = Field(default=120, ge=1, le=3600)
     log_level: str = "INFO"
 
     @field_validator(

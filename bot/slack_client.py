@@ -4,6 +4,7 @@ are waited out and retried."""
 from __future__ import annotations
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -13,16 +14,19 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.settings import Settings
 
 
-def web_client(settings: Settings, token: str | None = None) -> WebClient:
+def web_client(
+    settings: Settings, token: str | None = None, *, retry_uncertain: bool = True
+) -> WebClient:
+    """`retry_uncertain=False` for messages Lepton sends on its own: a 500 or a dropped
+    connection may hide a message Slack did post, so the outbox checks before sending again
+    instead of the client blindly repeating it."""
     bot_token = token or (
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     )
-    return WebClient(
-        token=bot_token,
-        base_url=settings.slack_api_url,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=5),
+    handlers: list[RetryHandler] = [RateLimitErrorRetryHandler(max_retry_count=5)]
+    if retry_uncertain:
+        handlers += [
             ServerErrorRetryHandler(max_retry_count=2),
             ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+        ]
+    return WebClient(token=bot_token, base_url=settings.slack_api_url, retry_handlers=handlers)

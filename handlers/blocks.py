@@ -75,8 +75,8 @@ def result_blocks(rank: int, result: RankedSnippet) -> list[Block]:
             "type": "actions",
             "block_id": f"rate:{value}",
             "elements": [
-                _button("Helpful", RATE_UP, value, style="primary"),
-                _button("Not helpful", RATE_DOWN, value),
+                button("Helpful", RATE_UP, value, style="primary"),
+                button("Not helpful", RATE_DOWN, value),
             ],
         },
     ]
@@ -100,9 +100,9 @@ def answer_blocks(ranking: Ranking, query: str, offset: int = 0) -> list[Block]:
         blocks.extend(result_blocks(rank, result))
     follow_ups = []
     if ranking.has_more:
-        follow_ups.append(_button("More results", MORE_RESULTS, str(offset + len(ranking.results))))
+        follow_ups.append(button("More results", MORE_RESULTS, str(offset + len(ranking.results))))
     if ranking.results and not ranking.listing:
-        follow_ups.append(_button("Why these?", WHY_THESE, "why"))
+        follow_ups.append(button("Why these?", WHY_THESE, "why"))
     if follow_ups:
         blocks.append({"type": "actions", "block_id": "follow_ups", "elements": follow_ups})
     return blocks
@@ -126,7 +126,7 @@ def fallback_text(ranking: Ranking, query: str) -> str:
     return f"Lepton: {titles}" if titles else f"Lepton found nothing for {escape(query)}"
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
     button: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": text},

@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass
 
 MAX_QUERY_CHARS = 300
-SUBCOMMANDS = ("find", "add", "help", "stats", "gaps", "who", "forget-me")
+SUBCOMMANDS = ("find", "add", "help", "stats", "gaps", "who", "forget-me", "survey")
 ADMIN_ONLY = frozenset({"stats", "gaps"})
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 CLOSE_ENOUGH = 0.75
@@ -62,3 +62,51 @@ def _with_argument(name: str, argument: str) -> Command:
             notice=f"Your question was long, so I searched for its first {len(cut)} characters.",
         )
     return Command("find", query)
+
+
+SURVEY_ACTIONS = ("list", "show", "start", "close", "digest", "optout", "optin")
+SURVEY_FOR_EVERYONE = frozenset({"optout", "optin"})
+SURVEY_NEEDS_KEY = frozenset({"show", "start", "close", "digest"})
+SURVEY_USAGE = (
+    "`/lepton survey optout` (or `optin`) for everyone; admins: `/lepton survey list`, "
+    "`show <survey>`, `start <survey>`, `close <survey>`, `digest <survey> [round]`."
+)
+
+
+@dataclass(frozen=True)
+class SurveyCommand:
+    """`problem` is set (and shown with the usage) when the line cannot be run."""
+
+    action: str
+    key: str = ""
+    number: int | None = None
+    problem: str | None = None
+
+    @property
+    def admin_only(self) -> bool:
+        return self.action not in SURVEY_FOR_EVERYONE
+
+
+def parse_survey(argument: str) -> SurveyCommand:
+    words = argument.split()
+    if not words:
+        return SurveyCommand("help", problem="Which survey command?")
+    action = words[0].lower()
+    if action not in SURVEY_ACTIONS:
+        near = difflib.get_close_matches(action, SURVEY_ACTIONS, 1, CLOSE_ENOUGH)
+        hint = f" Did you mean `{near[0]}`?" if near else ""
+        return SurveyCommand("help", problem=f"`{words[0]}` is not a survey command.{hint}")
+    key = words[1].lower() if len(words) > 1 else ""
+    if action in SURVEY_NEEDS_KEY and not key:
+        return SurveyCommand("help", problem=f"`{action}` needs a survey name.")
+    number = None
+    if action == "digest" and len(words) > 2:
+        if not words[2].isdigit() or int(words[2]) < 1:
+            return SurveyCommand("help", problem=f"`{words[2]}` is not a round number.")
+        number = int(words[2])
+    extra = (
+        words[3:] if action == "digest" else words[2:] if action in SURVEY_NEEDS_KEY else words[1:]
+    )
+    if extra:
+        return SurveyCommand("help", problem=f"`{' '.join(extra)}` was not expected there.")
+    return SurveyCommand(action, key, number)

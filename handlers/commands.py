@@ -12,8 +12,9 @@ from slack_sdk import WebClient
 
 from handlers import replies
 from handlers.answering import CannotPost, Where, open_dm, post_ranking, visible_channels
-from handlers.command_parser import Command, parse_command
+from handlers.command_parser import Command, parse_command, parse_survey
 from handlers.modals import add_modal
+from handlers.surveys import survey_command
 from indexer.experts import experts
 from indexer.questions import Asked
 from indexer.usage import open_gaps, usage_report
@@ -120,6 +121,15 @@ def _who(call: _Invocation) -> None:
     call.respond(blocks=replies.who_blocks(topic, found), text=f"Who knows about {topic}")
 
 
+def _survey(call: _Invocation) -> None:
+    parsed = parse_survey(call.parsed.argument)
+    needs_admin = parsed.admin_only and parsed.action != "help"
+    if needs_admin and not is_admin(call.services, call.client, call.user_id):
+        call.respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} survey {parsed.action}"))
+        return
+    survey_command(call.services, call.respond, call.user_id, parsed)
+
+
 def _forget_me(call: _Invocation) -> None:
     counts = personal_data_counts(call.services.sessions, call.user_id)
     call.respond(
@@ -133,4 +143,5 @@ _SUBCOMMANDS: dict[str, Callable[[_Invocation], None]] = {
     "gaps": _gaps,
     "who": _who,
     "forget-me": _forget_me,
+    "survey": _survey,
 }

@@ -96,15 +96,15 @@ def _modal(
     metadata: dict[str, str],
 ) -> Block:
     blocks = [
-        _input("title", "Title", title, max_length=TITLE_CHARS),
-        _input("text", "Text", text, multiline=True, max_length=TEXT_CHARS),
-        _input(
+        text_input("title", "Title", title, max_length=TITLE_CHARS),
+        text_input("text", "Text", text, multiline=True, max_length=TEXT_CHARS),
+        text_input(
             "tags", "Tags (comma-separated)", tags, optional=True, placeholder="vpn, onboarding"
         ),
     ]
     if with_link:
         blocks.append(
-            _input("link", "Link to the source", "", optional=True, placeholder="https://…")
+            text_input("link", "Link to the source", "", optional=True, placeholder="https://…")
         )
     return {
         "type": "modal",
@@ -117,7 +117,7 @@ def _modal(
     }
 
 
-def _input(
+def text_input(
     block_id: str,
     label: str,
     initial: str,

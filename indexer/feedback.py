@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.collaborative import CFModel, RatingRow, rating_prior
 from models import Rating
 from models.base import utcnow
+from models.session import upsert_insert
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +69,7 @@ class Feedback:
             return
         now = utcnow()
         with self.sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            statement = insert(Rating).values(
+            statement = upsert_insert(session, Rating).values(
                 [
                     {
                         "user_id": user_id,

@@ -6,7 +6,15 @@ from models.base import Base
 from models.events import ProcessedEvent
 from models.knowledge import Document, IndexState, Snippet, SnippetEmbedding
 from models.session import create_db_engine, make_session_factory
-from models.surveys import Survey, SurveyDelivery, SurveyOptOut, SurveyResponse, SurveyRound
+from models.surveys import (
+    Survey,
+    SurveyDelivery,
+    SurveyDigestPost,
+    SurveyOptOut,
+    SurveyReminder,
+    SurveyResponse,
+    SurveyRound,
+)
 from models.training import Assignment, Nudge, TrainingModule
 
 __all__ = [
@@ -26,7 +34,9 @@ __all__ = [
     "SnippetEmbedding",
     "Survey",
     "SurveyDelivery",
+    "SurveyDigestPost",
     "SurveyOptOut",
+    "SurveyReminder",
     "SurveyResponse",
     "SurveyRound",
     "TrainingModule",

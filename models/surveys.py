@@ -1,5 +1,5 @@
 """Pulse surveys. Who was asked (`SurveyDelivery`) is kept apart from what was answered
-(`SurveyResponse`): responses carry no user id, no timestamps and a random key, so rows cannot
+(`SurveyResponse`): responses carry no user id, no timestamps and a random id, so rows cannot
 be joined back to a person by id, time or insertion order.
 """
 
@@ -12,6 +12,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped, utcnow
+from models.sending import SendState
 
 
 class Survey(Timestamped, Base):
@@ -26,20 +27,28 @@ class Survey(Timestamped, Base):
 
 
 class SurveyRound(Base):
+    """One run of a survey. A scheduled round is unique per survey and date, so two workers
+    reaching the same date open it once; `planned_at` is set once its audience is known."""
+
     __tablename__ = "survey_rounds"
-    __table_args__ = (UniqueConstraint("survey_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("survey_id", "number"),
+        UniqueConstraint("survey_id", "scheduled_for"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
     number: Mapped[int]
+    scheduled_for: Mapped[str | None] = mapped_column(String(10))
+    send_on: Mapped[str] = mapped_column(String(10))
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    planned_at: Mapped[datetime | None]
     closes_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-    digest_posted_at: Mapped[datetime | None]
 
 
-class SurveyDelivery(Base):
-    """Exactly one per person per round, enforced by the unique constraint."""
+class SurveyDelivery(SendState, Base):
+    """Who was asked, and whether they answered; exactly one per person per round."""
 
     __tablename__ = "survey_deliveries"
     __table_args__ = (UniqueConstraint("round_id", "user_id"),)
@@ -48,18 +57,37 @@ class SurveyDelivery(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(32))
     segment: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
-    send_after: Mapped[datetime | None]
-    dm_channel_id: Mapped[str | None] = mapped_column(String(32))
-    message_ts: Mapped[str | None] = mapped_column(String(32))
-    sent_at: Mapped[datetime | None]
-    reminded_at: Mapped[datetime | None]
+    tz: Mapped[str | None] = mapped_column(String(64))
     responded: Mapped[bool] = mapped_column(default=False)
 
 
+class SurveyReminder(SendState, Base):
+    """The one reminder a non-responder may get in a round."""
+
+    __tablename__ = "survey_reminders"
+    __table_args__ = (UniqueConstraint("round_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+
+
+class SurveyDigestPost(SendState, Base):
+    """A closed round's digest (`part` "summary") and trend chart ("chart") in one channel."""
+
+    __tablename__ = "survey_digest_posts"
+    __table_args__ = (UniqueConstraint("round_id", "channel", "part"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(64))
+    part: Mapped[str] = mapped_column(String(16))
+
+
 class SurveyResponse(Base):
-    """Anonymous answers; `respondent_key` is a keyed hash wiped when the round closes."""
+    """Anonymous answers. `respondent_key` is a hash of a random token that exists only in the
+    person's DM buttons, so the database alone cannot link it to anyone; it is wiped when the
+    round closes, and the rows are rewritten in random order then."""
 
     __tablename__ = "survey_responses"
 

@@ -17,12 +17,13 @@ What happens to each kind of row:
   asked (and answered)"; deleting it would make past digests' response rates disagree with the
   anonymous responses still counted (more answers than people asked). The row's user id
   becomes a placeholder unique to the row (the (round, user) constraint still holds), and the
-  DM channel and message ts that lead back to the person are cleared. Open rounds: a delivery
-  never sent is deleted instead (nobody was asked, there is nothing to count, and the scheduler
-  must not try to DM a placeholder), and a sent one is marked reminded so no reminder is
-  attempted. Survey responses are untouched: they never held an id, and the round's respondent
-  key (a keyed hash, not the id, wiped at close) still refuses a second answer from the same
-  person in an open round, so totals stay exactly-once.
+  DM channel and message ts that lead back to the person are cleared, and their reminder rows
+  are deleted. Open rounds: a delivery never sent is deleted instead (nobody was asked, there
+  is nothing to count, and the scheduler must not try to DM a placeholder), and a sent one gets
+  a skipped reminder so none is attempted. Survey responses are untouched: they never held an
+  id, and their respondent key (a hash of a token that exists only in the person's DM, wiped
+  at close) still refuses a second response from the same invitation, so totals stay
+  exactly-once.
 - survey opt-out: KEPT. It is the person's own instruction not to be surveyed; deleting it
   would silently enrol them in the next round, the opposite of what someone asking to be
   forgotten wants. It holds nothing but their id and when they opted out.
@@ -60,9 +61,11 @@ from models import (
     Snippet,
     SurveyDelivery,
     SurveyOptOut,
+    SurveyReminder,
     SurveyRound,
 )
 from models.base import Base, utcnow
+from models.sending import SENT, SKIPPED
 
 FORGOTTEN = "[forgotten]"
 DELIVERY_PLACEHOLDER = "forgotten-"
@@ -251,7 +254,8 @@ def _forget_authorship(session: Session, user_id: str) -> int:
 
 
 def _forget_deliveries(session: Session, user_id: str) -> int:
-    """Delete never-sent invitations of open rounds, anonymise the rest (see module docs)."""
+    """Delete never-sent invitations of open rounds and the person's reminders, anonymise the
+    rest (see module docs)."""
     open_rounds = select(SurveyRound.id).where(SurveyRound.closed_at.is_(None))
     mine = SurveyDelivery.user_id == user_id
     unsent = _run(
@@ -259,31 +263,42 @@ def _forget_deliveries(session: Session, user_id: str) -> int:
         delete(SurveyDelivery).where(
             mine,
             SurveyDelivery.round_id.in_(open_rounds),
-            SurveyDelivery.sent_at.is_(None),
+            SurveyDelivery.status != SENT,
             SurveyDelivery.responded.is_(False),
         ),
     )
-    _run(
-        session,
-        update(SurveyDelivery)
-        .where(
-            mine,
-            SurveyDelivery.round_id.in_(open_rounds),
-            SurveyDelivery.reminded_at.is_(None),
-            SurveyDelivery.responded.is_(False),
-        )
-        .values(reminded_at=utcnow()),
-    )
+    _run(session, delete(SurveyReminder).where(SurveyReminder.user_id == user_id))
+    placeholder = literal(DELIVERY_PLACEHOLDER) + cast(SurveyDelivery.id, String)
     anonymised = _run(
         session,
         update(SurveyDelivery)
         .where(mine)
-        .values(
-            user_id=literal(DELIVERY_PLACEHOLDER) + cast(SurveyDelivery.id, String),
-            dm_channel_id=None,
-            message_ts=None,
-        ),
+        .values(user_id=placeholder, channel_id=None, message_ts=None),
     )
+    waiting = session.execute(
+        select(SurveyDelivery.round_id, SurveyDelivery.user_id).where(
+            SurveyDelivery.user_id.startswith(DELIVERY_PLACEHOLDER),
+            SurveyDelivery.round_id.in_(open_rounds),
+            SurveyDelivery.responded.is_(False),
+        )
+    ).all()
+    no_reminder = [
+        SurveyReminder(
+            round_id=round_id,
+            user_id=anonymous,
+            status=SKIPPED,
+            not_before=utcnow(),
+            error=FORGOTTEN,
+        )
+        for round_id, anonymous in waiting
+        if session.scalar(
+            select(SurveyReminder.id).where(
+                SurveyReminder.round_id == round_id, SurveyReminder.user_id == anonymous
+            )
+        )
+        is None
+    ]
+    session.add_all(no_reminder)
     return unsent + anonymised
 
 

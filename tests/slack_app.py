@@ -3,6 +3,7 @@ going to a simulated workspace, and requests signed the way Slack signs them."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -100,6 +101,27 @@ class RunningApp:
 
     def responses(self) -> list[dict[str, Any]]:
         return self.slack.calls_to("response_url")
+
+
+def blocks_text(blocks: Any) -> str:
+    """Every piece of text in Block Kit JSON, for asserting what a person would read."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(found)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:

@@ -149,3 +149,41 @@ def test_start_without_credentials_sets_up_and_opens_the_console(tmp_path: Path)
     assert "migrated from an empty database" in result.stdout
     assert "Loading the example knowledge base" in result.stdout
     assert "Here is what I found for _expenses approval_" in result.stdout
+
+
+SURVEY_SESSION = """/lepton survey start pulse
+press 2
+press 1
+as bob
+press 4
+as carol
+press 5
+as alice
+/lepton survey close pulse
+quit
+"""
+
+
+def test_console_shows_a_survey_dm_an_answer_and_the_digest(tmp_path: Path) -> None:
+    """The example survey (examples/surveys.yml) in a fresh console workspace."""
+    cwd = tmp_path / "survey"
+    cwd.mkdir()
+    assert run_lepton("migrate", cwd=cwd).returncode == 0
+    assert run_lepton("ingest", str(KNOWLEDGE), cwd=cwd).returncode == 0
+    script = tmp_path / "survey.txt"
+    script.write_text(SURVEY_SESSION)
+    result = run_lepton("console", "--script", str(script), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    turns = result.stdout.split("you> ")
+    started, changed, answered = turns[1], turns[2], turns[3]
+    assert "DM alice <> lepton  lepton:" in started and "Fortnightly pulse" in started
+    assert "[1] Strongly disagree" in started and "Add a comment" in started
+    assert "DM bob" not in started, "each person sees only their own DM"
+    assert "You answered *Disagree*" in changed
+    assert "You answered *Strongly disagree*" in answered
+    assert "You answered *Disagree*" not in answered
+    closed = turns[-2]
+    assert "3 of 3 answered" in closed
+    assert "#people-leads  lepton:" in closed and "Average 3.3 / 5" in closed
+    assert "[file: Fortnightly pulse: trend up to round 1" in closed
+    assert "Traceback" not in result.stderr

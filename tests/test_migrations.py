@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from bot import migrate as migrations
 from bot.migrate import include_name, target_metadata
+
+OPENED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def test_upgrade_creates_every_table(engine: Engine) -> None:
@@ -53,3 +57,40 @@ def test_downgrade_then_upgrade_round_trips(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrations.upgrade(engine)
     assert migrations.current_revision(engine) == migrations.head_revision()
+
+
+def test_survey_rows_written_before_0003_keep_their_state(engine: Engine) -> None:
+    """A delivery recorded under the old columns keeps its channel and due time."""
+    config = migrations.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO surveys (id, key, title, definition, anonymity_threshold,"
+                " active, created_at, updated_at) VALUES (1, 'pulse', 'Pulse', '{}', 5,"
+                " true, :t, :t)"
+            ),
+            {"t": OPENED},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO survey_rounds (id, survey_id, number, opened_at, closes_at)"
+                " VALUES (1, 1, 1, :t, :t)"
+            ),
+            {"t": OPENED},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO survey_deliveries (round_id, user_id, status, attempts,"
+                " dm_channel_id, responded) VALUES (1, 'U1', 'sent', 1, 'D1', false)"
+            )
+        )
+    migrations.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT channel_id, not_before FROM survey_deliveries")).one()
+        send_on = conn.execute(text("SELECT send_on FROM survey_rounds")).scalar_one()
+    assert row.channel_id == "D1"
+    assert row.not_before is not None
+    assert send_on == "2026-11-02"

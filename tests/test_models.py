@@ -74,15 +74,17 @@ def test_deleting_a_document_leaves_nothing_behind(sessions: sessionmaker[Sessio
 def test_one_survey_delivery_per_person_per_round(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         survey = Survey(key="pulse", title="Pulse")
-        rnd = SurveyRound(number=1, closes_at=datetime.now(UTC) + timedelta(days=3))
+        rnd = SurveyRound(
+            number=1, send_on="2026-11-30", closes_at=datetime.now(UTC) + timedelta(days=3)
+        )
         session.add(survey)
         session.flush()
         rnd.survey_id = survey.id
         session.add(rnd)
         session.flush()
-        session.add(SurveyDelivery(round_id=rnd.id, user_id="U1"))
+        session.add(SurveyDelivery(round_id=rnd.id, user_id="U1", not_before=rnd.closes_at))
         session.commit()
-        session.add(SurveyDelivery(round_id=rnd.id, user_id="U1"))
+        session.add(SurveyDelivery(round_id=rnd.id, user_id="U1", not_before=rnd.closes_at))
         with pytest.raises(IntegrityError):
             session.commit()
 

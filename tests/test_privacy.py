@@ -191,15 +191,20 @@ def world(engine: Engine, embedder: Embedder, tmp_path: Path) -> Iterator[World]
         closed = SurveyRound(
             survey_id=survey.id,
             number=1,
+            send_on="2024-04-17",
             opened_at=NOW - timedelta(days=14),
             closes_at=NOW - timedelta(days=7),
             closed_at=NOW - timedelta(days=7),
         )
-        current = SurveyRound(survey_id=survey.id, number=2, closes_at=NOW + timedelta(days=3))
+        current = SurveyRound(
+            survey_id=survey.id, number=2, send_on="2024-05-01", closes_at=NOW + timedelta(days=3)
+        )
         other = Survey(key="onboarding", title="Onboarding check-in")
         session.add_all([closed, current, other])
         session.flush()
-        upcoming = SurveyRound(survey_id=other.id, number=1, closes_at=NOW + timedelta(days=7))
+        upcoming = SurveyRound(
+            survey_id=other.id, number=1, send_on="2024-05-02", closes_at=NOW + timedelta(days=7)
+        )
         session.add(upcoming)
         session.flush()
         for user in (GONE, KEPT):
@@ -233,7 +238,8 @@ def _delivery(round_id: int, user: str, sent: bool, responded: bool) -> SurveyDe
         user_id=user,
         segment="engineering",
         status="sent" if sent else "pending",
-        dm_channel_id=DM[user] if sent else None,
+        not_before=NOW - timedelta(days=1),
+        channel_id=DM[user] if sent else None,
         message_ts="1700000000.0001" if sent else None,
         sent_at=NOW - timedelta(days=1) if sent else None,
         responded=responded,

@@ -22,7 +22,7 @@ from bot.slack_payloads import (
 from models import Answer, AnswerSnippet, AuditLog, Document, QueryLog, Rating, create_db_engine
 from tests.conftest import fresh_database
 from tests.fake_slack import Reply
-from tests.slack_app import ADMIN, TEAM, RunningApp, running_app, settle, wait_for
+from tests.slack_app import ADMIN, TEAM, RunningApp, blocks_text, running_app, settle, wait_for
 
 ALICE = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
 
@@ -54,27 +54,6 @@ def actor(user: str, channel: str = "CGENERAL") -> Actor:
 def posts(app: RunningApp, channel: str | None = None) -> list[dict[str, Any]]:
     calls = app.slack.calls_to("chat.postMessage")
     return [c for c in calls if channel is None or c.get("channel") == channel]
-
-
-def blocks_text(blocks: Any) -> str:
-    """Every piece of text in Block Kit JSON, for asserting what a person would read."""
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(blocks)
-    return "\n".join(found)
 
 
 def answer_rows(app: RunningApp, channel: str, ts: str) -> list[int]:

@@ -1,0 +1,141 @@
+"""Posting a message Lepton starts itself exactly once, and turning Slack's failures into the
+outcomes `people.outbox` understands.
+
+Each message carries its outbox key in Slack message metadata. When an earlier attempt may have
+reached Slack (a 500, a timeout, a process killed after posting), the caller passes
+`retry=True` and the channel's recent history is searched for that key before posting again.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from people.outbox import Delivered, GiveUp, RetryLater
+
+METADATA_TYPE = "lepton_message"
+HISTORY_LOOKBACK = 200
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+NEVER_WORKS = frozenset(
+    {
+        "account_inactive",
+        "cannot_dm_bot",
+        "channel_not_found",
+        "invalid_blocks",
+        "is_archived",
+        "msg_too_long",
+        "not_allowed_token_type",
+        "restricted_action",
+        "user_disabled",
+        "user_not_found",
+        "user_not_visible",
+        "users_not_found",
+    }
+)
+
+
+@contextmanager
+def slack_outcomes() -> Iterator[None]:
+    """429s, server errors and network failures retry later; errors that will never go away
+    give up with Slack's error code; anything else also retries, bounded by the outbox."""
+    try:
+        yield
+    except SlackApiError as error:
+        code = str(error.response.get("error") or f"http_{error.response.status_code}")
+        if code in NEVER_WORKS:
+            raise GiveUp(code) from error
+        after = float(error.response.headers.get("Retry-After", 0) or 0)
+        raise RetryLater(code, after) from error
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise RetryLater(type(error).__name__) from error
+
+
+def post_once(
+    client: WebClient,
+    channel: str,
+    key: str,
+    retry: bool,
+    *,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> Delivered:
+    with slack_outcomes():
+        if retry and (ts := _find(client, channel, lambda m: _key(m) == key)):
+            return Delivered(channel, ts)
+        response = client.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"key": key}},
+        )
+        return Delivered(str(response["channel"]), str(response["ts"]))
+
+
+def upload_once(
+    client: WebClient, channel: str, filename: str, retry: bool, *, data: bytes, title: str
+) -> Delivered:
+    """A file shared in a channel; `filename` must be unique, it is how a retry recognises it."""
+    with slack_outcomes():
+        found = retry and _find(
+            client, channel, lambda m: any(f.get("name") == filename for f in m.get("files", []))
+        )
+        if found:
+            return Delivered(channel, found)
+        response = client.files_upload_v2(
+            channel=channel, file=data, filename=filename, title=title
+        )
+        file = response.get("file") or (response.get("files") or [{}])[0]
+        return Delivered(channel, str(file.get("id", "")))
+
+
+def dm_channel(client: WebClient, user_id: str) -> str:
+    with slack_outcomes():
+        return str(client.conversations_open(users=user_id)["channel"]["id"])
+
+
+class ChannelNames:
+    """Channel ids for the `#name`s people write in config files, looked up once per run; the
+    bot joins a public channel it is asked to post in."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._ids: dict[str, str] | None = None
+
+    def id(self, ref: str) -> str:
+        if CHANNEL_ID.match(ref):
+            return ref
+        name = ref.removeprefix("#")
+        if self._ids is None:
+            self._ids = {}
+            with slack_outcomes():
+                for page in self.client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=200
+                ):
+                    self._ids |= {c["name"]: c["id"] for c in page.get("channels", [])}
+        if name not in self._ids:
+            raise GiveUp("channel_not_found")
+        return self._ids[name]
+
+    def join(self, channel_id: str) -> None:
+        with slack_outcomes():
+            self.client.conversations_join(channel=channel_id)
+
+
+def _key(message: dict[str, Any]) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_TYPE:
+        return None
+    return (metadata.get("event_payload") or {}).get("key")
+
+
+def _find(client: WebClient, channel: str, match: Any) -> str | None:
+    history = client.conversations_history(
+        channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
+    )
+    return next((str(m["ts"]) for m in history.get("messages", []) if match(m)), None)

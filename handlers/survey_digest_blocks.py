@@ -1,0 +1,128 @@
+"""Block Kit for a pulse-survey digest posted to managers' channels.
+
+Only renders a `Digest`, which has already applied the anonymity rules (withheld rounds, hidden
+questions, all-or-nothing channel groups, shuffled comments), so nothing here decides what may
+be shown. Comments, themes, channel names, titles and question texts are people's words and all
+go through `escape`, so a comment cannot ping @channel or smuggle in a link.
+"""
+
+from __future__ import annotations
+
+from handlers.blocks import SECTION_LIMIT, Block, escape
+from people.survey_definitions import SurveyDefinition
+from people.survey_digest import (
+    Digest,
+    QuestionSummary,
+    compact_distribution,
+    headline_text,
+    segment_values,
+)
+
+MESSAGE_BLOCK_LIMIT = 50
+HEADER_LIMIT = 150
+COMMENT_LIMIT = 1000
+BAR_WIDTH = 10
+FULL, EMPTY = "▇", "▁"
+
+
+def digest_blocks(digest: Digest, definition: SurveyDefinition) -> list[Block]:
+    """Header, response rate, one section per question, channels, themes, then comments."""
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": _clip(escape(f"{digest.title}, round {digest.round_number}"), HEADER_LIMIT),
+            },
+        },
+        _context(
+            f"{digest.responded} of {digest.asked} answered ({digest.response_rate:.0%}) · "
+            f"opened {digest.opened_on.isoformat()}"
+        ),
+    ]
+    if digest.withheld:
+        return [*blocks, _section(f":lock: {digest.withheld_reason}")]
+    for number, summary in enumerate(digest.questions, start=1):
+        blocks.append(_section(_question_text(number, summary, digest)))
+    if digest.segments:
+        lines = [
+            f"• *{escape(s.name)}* ({s.responded} answers): {escape(segment_values(s, digest))}"
+            for s in digest.segments
+        ]
+        blocks.append(_section("*By channel*\n" + "\n".join(lines)))
+    elif digest.segments_hidden:
+        blocks.append(_context(f":lock: {digest.segments_hidden_reason}"))
+    if digest.themes:
+        blocks.append(_section("*Themes:* " + ", ".join(escape(t) for t in digest.themes)))
+    if digest.comments:
+        blocks.append(_section(f"*Comments* ({len(digest.comments)}, in random order)"))
+        blocks.extend(_comment_blocks(digest.comments, MESSAGE_BLOCK_LIMIT - len(blocks)))
+    return blocks[:MESSAGE_BLOCK_LIMIT]
+
+
+def digest_fallback_text(digest: Digest) -> str:
+    """One line for notifications and screen readers."""
+    text = (
+        f"{escape(digest.title)}, round {digest.round_number}: "
+        f"{digest.responded} of {digest.asked} answered"
+    )
+    return f"{text}, results withheld" if digest.withheld else text
+
+
+def _question_text(number: int, summary: QuestionSummary, digest: Digest) -> str:
+    lines = [f"*{number}. {escape(summary.text)}*", escape(headline_text(summary, digest))]
+    if not summary.hidden:
+        total = max(1, summary.answered)
+        lines += [
+            f"`{_bar(count, total)}` {count}  {escape(label)}"
+            for label, count in compact_distribution(summary)
+        ]
+    return "\n".join(lines)
+
+
+def _bar(count: int, total: int) -> str:
+    filled = round(BAR_WIDTH * count / total)
+    return FULL * filled + EMPTY * (BAR_WIDTH - filled)
+
+
+def _comment_blocks(comments: tuple[str, ...], room: int) -> list[Block]:
+    """Quoted comments packed into as few sections as fit; a note says how many did not."""
+    texts: list[str] = []
+    current = ""
+    shown = 0
+    for comment in comments:
+        quoted = "> " + _clip(escape(comment), COMMENT_LIMIT).replace("\n", "\n> ")
+        joined = f"{current}\n{quoted}" if current else quoted
+        if len(joined) <= SECTION_LIMIT:
+            current = joined
+        elif len(texts) + 2 < room:
+            texts.append(current)
+            current = quoted
+        else:
+            break
+        shown += 1
+    if current:
+        texts.append(current)
+    blocks = [_section(text) for text in texts]
+    if shown < len(comments):
+        blocks.append(_context(f"{len(comments) - shown} more comments did not fit here."))
+    return blocks
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}]}
+
+
+def _clip(text: str, limit: int) -> str:
+    """Escaped text cut to `limit` with "…", never through the middle of an `&amp;` entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    ampersand = cut.rfind("&", max(0, len(cut) - 5))
+    if ampersand != -1 and ";" not in cut[ampersand:]:
+        cut = cut[:ampersand]
+    return cut.rstrip() + "…"

@@ -1,0 +1,207 @@
+"""Survey answers in Slack: the buttons in the survey DM, the comment modal, and
+`/lepton survey ...`. Answers are recorded through `people.surveys`; this module only reads the
+payload, calls it, and redraws the DM so the person sees what was recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from handlers.blocks import Block, escape
+from handlers.command_parser import SURVEY_USAGE, SurveyCommand
+from handlers.home import HomeSection
+from handlers.survey_blocks import (
+    ANSWER,
+    COMMENT,
+    COMMENT_BLOCK,
+    COMMENT_CALLBACK,
+    button_value,
+    comment_modal,
+    invitation_blocks,
+    invitation_text,
+    survey_blocks,
+    surveys_list_blocks,
+    when,
+)
+from handlers.survey_digest_blocks import digest_blocks, digest_fallback_text
+from models.base import utcnow
+from people.audit import record_audit
+from people.surveys import Recorded, SurveyError, Surveys
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+NOT_A_SURVEY = "That button is not from a Lepton survey, so nothing was recorded."
+OPTED_OUT = "You will not get Lepton surveys any more. Changed your mind? `/lepton survey optin`."
+ALREADY_OUT = "You had already opted out of Lepton surveys. `/lepton survey optin` undoes it."
+OPTED_IN = "Welcome back: you will get Lepton's pulse surveys again."
+ALREADY_IN = "You are already getting Lepton's pulse surveys."
+
+
+def register(app: App, services: Services) -> None:
+    @app.action(re.compile(rf"^{ANSWER}:"))
+    def answer(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        try:
+            value = button_value(str(action.get("value") or ""))
+            question, choice = str(value["q"]), int(value["v"])
+        except (ValueError, KeyError, TypeError):
+            respond(text=NOT_A_SURVEY, replace_original=False)
+            return
+        channel, ts = _message(body)
+        try:
+            recorded = services.surveys.record(
+                value["r"],
+                _user(body),
+                value["t"],
+                utcnow(),
+                answer=(question, choice),
+                message=(channel, ts),
+            )
+        except SurveyError as refused:
+            respond(text=str(refused), replace_original=False)
+            return
+        _redraw(client, channel, ts, recorded, value["t"])
+
+    @app.action(COMMENT)
+    def comment(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        try:
+            value = button_value(str(action.get("value") or ""))
+        except ValueError:
+            respond(text=NOT_A_SURVEY, replace_original=False)
+            return
+        channel, ts = _message(body)
+        try:
+            recorded = services.surveys.recorded(
+                value["r"], _user(body), value["t"], utcnow(), (channel, ts)
+            )
+        except SurveyError as refused:
+            respond(text=str(refused), replace_original=False)
+            return
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=comment_modal(
+                recorded.definition,
+                value["r"],
+                value["t"],
+                {"c": channel, "ts": ts},
+                recorded.comment or "",
+            ),
+        )
+
+    @app.view(COMMENT_CALLBACK)
+    def comment_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        state = view.get("state", {}).get("values", {}).get(COMMENT_BLOCK, {})
+        text = str((state.get("value") or {}).get("value") or "")
+        try:
+            recorded = services.surveys.record(
+                int(meta["r"]),
+                _user(body),
+                str(meta["t"]),
+                utcnow(),
+                comment=text,
+                message=(str(meta["c"]), str(meta["ts"])),
+            )
+        except SurveyError as refused:
+            ack(response_action="errors", errors={COMMENT_BLOCK: str(refused)[:150]})
+            return
+        ack()
+        _redraw(client, str(meta["c"]), str(meta["ts"]), recorded, str(meta["t"]))
+
+
+def survey_command(
+    services: Services, respond: Respond, user_id: str, parsed: SurveyCommand
+) -> None:
+    """`/lepton survey ...`; the caller has checked that admin actions come from an admin."""
+    surveys = services.surveys
+    if parsed.action == "help":
+        respond(f"{parsed.problem} {SURVEY_USAGE}")
+        return
+    if parsed.action == "optout":
+        respond(OPTED_OUT if surveys.opt_out(user_id) else ALREADY_OUT)
+        return
+    if parsed.action == "optin":
+        respond(OPTED_IN if surveys.opt_in(user_id) else ALREADY_IN)
+        return
+    record_audit(services.sessions, user_id, f"survey.{parsed.action}", parsed.key or None)
+    try:
+        if parsed.action == "list":
+            definitions = surveys.definitions()
+            latest = {d.key: next(iter(surveys.rounds(d.key, 1)), None) for d in definitions}
+            respond(blocks=surveys_list_blocks(definitions, latest), text="Surveys")
+        elif parsed.action == "show":
+            blocks = survey_blocks(surveys.definition(parsed.key), surveys.rounds(parsed.key))
+            respond(blocks=blocks, text=f"Survey {parsed.key}")
+        elif parsed.action == "start":
+            started = surveys.start(parsed.key, utcnow())
+            respond(
+                f"Round {started.number} of `{parsed.key}` is open. Each person gets it at the "
+                "survey's send time in their time zone (now, if that has passed today), on "
+                "weekdays only."
+            )
+        elif parsed.action == "close":
+            closed = surveys.close(parsed.key, utcnow())
+            respond(
+                f"Round {closed.number} of `{parsed.key}` is closed: {closed.responded} of "
+                f"{closed.asked} answered. The digest goes to the survey's digest channels."
+            )
+        else:
+            definition, digest = surveys.digest(parsed.key, parsed.number)
+            respond(blocks=digest_blocks(digest, definition), text=digest_fallback_text(digest))
+    except SurveyError as refused:
+        respond(str(refused))
+
+
+def survey_section(surveys: Surveys) -> HomeSection:
+    """The App Home's survey part: what is waiting for this person's answers."""
+
+    def section(user_id: str) -> list[Block]:
+        waiting = surveys.waiting_for(user_id, utcnow())
+        lines = [
+            f"• *{escape(surveys.definition(info.survey_key).title)}*: waiting for your "
+            f"answers in our DM, open until {when(info.closes_at)}"
+            for info, _ in waiting
+        ]
+        if not lines:
+            lines = ["_No survey waiting for you._"]
+        if surveys.opted_out(user_id):
+            lines.append("_You opted out of surveys; `/lepton survey optin` to join again._")
+        return [
+            {"type": "header", "text": {"type": "plain_text", "text": "Surveys"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+        ]
+
+    return section
+
+
+def _redraw(client: WebClient, channel: str, ts: str, recorded: Recorded, token: str) -> None:
+    client.chat_update(
+        channel=channel,
+        ts=ts,
+        text=invitation_text(recorded.definition),
+        blocks=invitation_blocks(
+            recorded.definition, recorded.round, token, recorded.answers, recorded.comment
+        ),
+    )
+
+
+def _message(body: dict[str, Any]) -> tuple[str, str]:
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    return str(channel or ""), str(container.get("message_ts") or "")
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body["user"]["id"])

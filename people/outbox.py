@@ -1,0 +1,176 @@
+"""Sending the messages Lepton starts itself, each exactly once.
+
+A due row (see `models.sending.SendState`) is claimed with a conditional UPDATE, so of two
+workers only one wins it; then the caller's `send` posts it and the outcome is written back.
+If a process dies after claiming, the claim lapses after `LEASE` and the row is tried again
+with `retry=True`, telling `send` to look for the earlier message before posting a second one.
+Slack errors worth retrying back off exponentially (or as long as Slack's `Retry-After` says);
+after `MAX_ATTEMPTS` the row is marked failed with its reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from models.sending import FAILED, PENDING, SENDING, SENT, SKIPPED, SendState
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+FIRST_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=1)
+BATCH = 500
+
+log = logging.getLogger(__name__)
+Row = TypeVar("Row", bound=SendState)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    channel_id: str
+    ts: str
+
+
+class RetryLater(Exception):
+    """Slack could not take the message now (429, 5xx, timeout); `after` is its Retry-After."""
+
+    def __init__(self, reason: str, after: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason, self.after = reason, after
+
+
+class GiveUp(Exception):
+    """Sending can never work (the person left, the channel is gone): recorded, not retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Skip(Exception):
+    """Nothing to send any more (the person opted out, or already answered)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def __iadd__(self, other: Tally) -> Tally:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.skipped += other.skipped
+        return self
+
+
+Send = Callable[[Any, bool], Delivered]
+
+
+def backoff(attempts: int, after: float) -> timedelta:
+    exponential = FIRST_BACKOFF * 2 ** max(attempts - 1, 0)
+    return max(timedelta(seconds=after), min(exponential, MAX_BACKOFF))
+
+
+def dispatch(
+    sessions: sessionmaker[Session],
+    model: type[Row],
+    now: datetime,
+    send: Send,
+    where: Sequence[ColumnElement[bool]] = (),
+    limit: int = BATCH,
+    lease: timedelta = LEASE,
+) -> Tally:
+    """Send every due row of `model` (matching `where`) once; return what happened. A claim
+    older than `lease` is taken to belong to a dead process."""
+    due = _due(model, now, lease)
+    with sessions() as session:
+        ids = session.scalars(
+            select(model.id).where(due, *where).order_by(model.not_before, model.id).limit(limit)  # type: ignore[attr-defined]
+        ).all()
+    tally = Tally()
+    for row_id in ids:
+        row = _claim(sessions, model, row_id, due, now)
+        if row is not None:
+            tally += _send(sessions, model, row, now, send)
+    return tally
+
+
+def _due(model: type[SendState], now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    return or_(
+        and_(model.status == PENDING, model.not_before <= now),
+        and_(model.status == SENDING, model.claimed_at < now - lease),
+    )
+
+
+def _claim(
+    sessions: sessionmaker[Session],
+    model: type[Row],
+    row_id: int,
+    due: ColumnElement[bool],
+    now: datetime,
+) -> Row | None:
+    with sessions() as session, session.begin():
+        won = session.execute(
+            update(model)
+            .where(model.id == row_id, due)  # type: ignore[attr-defined]
+            .values(status=SENDING, claimed_at=now, attempts=model.attempts + 1)
+        )
+        if won.rowcount != 1:
+            return None
+        return session.get(model, row_id)
+
+
+def _send(
+    sessions: sessionmaker[Session], model: type[Row], row: Row, now: datetime, send: Send
+) -> Tally:
+    values: dict[str, Any]
+    try:
+        delivered = send(row, row.attempts > 1)
+    except Skip as skip:
+        values, tally = {"status": SKIPPED, "error": skip.reason[:64]}, Tally(skipped=1)
+    except GiveUp as failure:
+        values, tally = {"status": FAILED, "error": failure.reason[:64]}, Tally(failed=1)
+    except Exception as error:
+        reason = error.reason if isinstance(error, RetryLater) else type(error).__name__
+        if not isinstance(error, RetryLater):
+            log.exception("sending %s %s failed; it will be retried", model.__tablename__, row.id)  # type: ignore[attr-defined]
+        if row.attempts >= MAX_ATTEMPTS:
+            values, tally = {"status": FAILED, "error": f"gave up: {reason}"[:64]}, Tally(failed=1)
+        else:
+            after = error.after if isinstance(error, RetryLater) else 0.0
+            values = {
+                "status": PENDING,
+                "error": reason[:64],
+                "not_before": now + backoff(row.attempts, after),
+            }
+            tally = Tally(retrying=1)
+    else:
+        values = {
+            "status": SENT,
+            "error": None,
+            "sent_at": now,
+            "channel_id": delivered.channel_id,
+            "message_ts": delivered.ts,
+        }
+        tally = Tally(sent=1)
+    with sessions() as session, session.begin():
+        session.execute(
+            update(model)
+            .where(model.id == row.id, model.status == SENDING, model.claimed_at == now)  # type: ignore[attr-defined]
+            .values(**values)
+        )
+    return tally
