@@ -16,7 +16,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot.services import Services
 from bot.slack_client import web_client
 from bot.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
-from handlers import actions, commands, errors, events, snippets, surveys
+from handlers import actions, commands, errors, events, snippets, surveys, training
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 INSTALL_PATH = "/slack/install"
@@ -77,7 +77,7 @@ def build_app(
         )
     else:
         app = App(client=web_client(settings), **common)
-    for surface in (commands, events, actions, snippets, surveys):
+    for surface in (commands, events, actions, snippets, surveys, training):
         surface.register(app, services)
     errors.register(app)
     return app

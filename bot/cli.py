@@ -34,6 +34,9 @@ from people.survey_chart import trend_chart_png
 from people.survey_definitions import SurveyConfigError
 from people.survey_digest import digest_text
 from people.surveys import RoundInfo, SurveyError
+from people.training import TrainingError, parse_assignment_csv
+from people.training_catalog import CatalogError, import_catalog
+from people.training_chart import completion_chart_png
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXIT_USAGE = 2
@@ -472,6 +475,78 @@ def survey_digest(ctx: LeptonContext, key: str, number: int | None, chart: Path 
         else:
             chart.write_bytes(png)
             click.echo(f"Chart written to {chart}")
+
+
+@cli.group()
+def training() -> None:
+    """The training catalog and assignments."""
+
+
+@training.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_lepton
+def training_import(ctx: LeptonContext, path: Path) -> None:
+    """Load modules and learning paths from a YAML or CSV file (all rows or none)."""
+    services = ctx.services()
+    try:
+        report = import_catalog(services.sessions, path)
+    except CatalogError as exc:
+        fail(str(exc))
+    record_audit(services.sessions, CLI_ACTOR, "training.import", str(path))
+    click.echo(report.summary())
+
+
+@training.command("assign")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_lepton
+def training_assign(ctx: LeptonContext, csv_file: Path) -> None:
+    """Assign in bulk from a CSV of `user,module,due` (all rows or none)."""
+    services = ctx.services()
+    try:
+        rows = parse_assignment_csv(csv_file.read_text(encoding="utf-8"))
+        results = services.training.assign_many(rows, CLI_ACTOR, utcnow())
+    except TrainingError as exc:
+        fail(str(exc))
+    record_audit(services.sessions, CLI_ACTOR, "training.assign", str(csv_file))
+    added = sum(len(r.assigned) for r in results)
+    click.echo(f"{len(rows)} rows: {added} new assignments (prerequisites included).")
+
+
+@training.command("list")
+@pass_lepton
+def training_list(ctx: LeptonContext) -> None:
+    """The catalog, and completion per module."""
+    services = ctx.services()
+    report = services.training.completion_report(utcnow())
+    counts = {m.key: m for m in report.modules}
+    for module in services.training.modules():
+        seen = counts.get(module.key)
+        done = f"{seen.done}/{seen.assigned} done" if seen and seen.assigned else "not assigned"
+        click.echo(f"{module.key}: {module.title} ({done})")
+
+
+@training.command("digest")
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the completion chart (PNG) to this file.",
+)
+@pass_lepton
+def training_digest(ctx: LeptonContext, chart: Path | None) -> None:
+    """Print the completion digest managers get each week."""
+    services = ctx.services()
+    report = services.training.completion_report(utcnow())
+    click.echo(
+        f"{report.people} people, {report.assigned} assigned, {report.done} done, "
+        f"{report.overdue} overdue"
+    )
+    for m in report.modules:
+        if m.assigned:
+            click.echo(f"  {m.title}: {m.done}/{m.assigned} done, {m.overdue} overdue")
+    if chart is not None and (png := completion_chart_png(report)) is not None:
+        chart.write_bytes(png)
+        click.echo(f"Chart written to {chart}")
 
 
 def _survey_services(ctx: LeptonContext) -> Services:

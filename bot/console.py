@@ -38,12 +38,16 @@ from bot.slack_payloads import (
 )
 from handlers.snippets import SAVE_SHORTCUT
 from models.base import utcnow
+from people.training_catalog import import_catalog
+from people.training_schedule import next_nudge_due
 
 PROMPT = "you> "
 TEAM = "T0LEPTON"
 GENERAL = ("C0GENERAL", "general")
 LEADS = ("C0LEADS", "people-leads")
-EXAMPLE_SURVEYS = Path(__file__).resolve().parent.parent / "examples" / "surveys.yml"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_SURVEYS = EXAMPLES / "surveys.yml"
+EXAMPLE_TRAINING = EXAMPLES / "training.yml"
 PEOPLE = {
     "alice": ("UALICE", "Alice Adams", "Europe/Berlin"),
     "bob": ("UBOB", "Bob Brown", "America/New_York"),
@@ -54,8 +58,10 @@ HELP = """Try:  /lepton find tensorflow 2.0   @lepton how do I deploy to k8s?   
       say <message>, then save (Save to Lepton)   /lepton add   home   as bob   help   quit
       /lepton survey start pulse (alice is an admin), answer with press N as each person,
       /lepton survey close pulse: the digest goes to #people-leads
+      /lepton train assign @bob kubernetes-101 3d, as bob, wait (the clock moves on to the
+      next nudge: press Done or Snooze), /lepton train, /lepton train suggest
 In a modal: <field>: <value> (e.g. title: VPN setup), submit, cancel.
-The console's scheduler skips ahead to each person's survey send time instead of waiting."""
+The scheduler runs after every line; survey invitations go out at once."""
 
 
 @dataclass
@@ -87,11 +93,14 @@ class Console:
             }
         )
         self.services = Services(local, engine)
+        if not self.services.training.modules() and EXAMPLE_TRAINING.is_file():
+            import_catalog(self.services.sessions, EXAMPLE_TRAINING)
         self.app = build_app(self.services, process_before_response=True)
         self.me = "alice"
         self.renderer = Renderer(self._name_of)
         self.modal: _Modal | None = None
         self.last_said: tuple[str, str] | None = None
+        self.clock = utcnow()
         self._seen_by: dict[str, dict[str, Any]] = {}
         for name in PEOPLE:
             self.me = name
@@ -148,6 +157,8 @@ class Console:
             self._save()
         elif lowered == "home":
             self._home()
+        elif lowered == "wait":
+            self._wait()
         elif text.startswith((":", "-:")) and text.endswith(":"):
             self._react(text)
         else:
@@ -329,13 +340,24 @@ class Console:
     def _run_scheduler(self) -> None:
         """What `lepton worker` would do, now; invitations due later (someone's 10:00, after a
         weekend) are sent at once, as if the clock had moved on to them."""
-        now = utcnow()
+        now = max(utcnow(), self.clock)
         for _ in range(len(PEOPLE) + 1):
             self.services.scheduled_work(now)
             due = self.services.surveys.next_invitation()
             if due is None:
                 return
             now = max(now, due)
+
+    def _wait(self) -> None:
+        """Move the console's clock on to the next nudge, as if the days had passed."""
+        due = next_nudge_due(self.services.sessions)
+        if due is None:
+            self.echo("(nothing is scheduled: assign training with a due date first)")
+            return
+        self.clock = max(self.clock, due)
+        self.echo(f"(the clock moves on to {self.clock:%a %d %b %H:%M} UTC)")
+        self.services.scheduled_work(self.clock)
+        self._render()
 
     def _dispatch(self, request: SlackRequest) -> Any:
         return self.app.dispatch(

@@ -3,6 +3,7 @@ services on top, so commands, the Slack app and the worker all share the same pa
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,22 +16,36 @@ from sqlalchemy.orm import Session, sessionmaker
 import models
 from bot.settings import Settings
 from bot.slack_client import web_client
-from handlers.home import HomeSection, empty_slot
+from handlers.home import HomeSection
 from handlers.membership import Membership
 from handlers.once import Once
+from handlers.slack_directory import SlackDirectory
+from handlers.slack_sending import ChannelNames
 from handlers.survey_delivery import SlackSurveyCouriers
 from handlers.surveys import survey_section
+from handlers.training import training_section
+from handlers.training_delivery import SlackTrainingCouriers
 from indexer.embedding import Embedder
 from indexer.feedback import Feedback
 from indexer.index_store import KnowledgeIndex
 from indexer.ingest import Ingestor
 from indexer.questions import Questions
 from indexer.ranker import Ranker
+from people.outbox import RetryLater
 from people.survey_definitions import load_surveys
 from people.surveys import Surveys, TickReport
+from people.training import Training
+from people.training_schedule import TrainingReport, training_tick
 
 INDEX_DIR = "index"
+log = logging.getLogger(__name__)
 FEEDBACK_REFRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ScheduledWork:
+    surveys: TickReport
+    training: TrainingReport | None
 
 
 @dataclass
@@ -42,10 +57,7 @@ class Services:
 
     def __post_init__(self) -> None:
         if not self.home_sections:
-            self.home_sections = [
-                empty_slot("Your training", "No training assigned to you."),
-                survey_section(self.surveys),
-            ]
+            self.home_sections = [training_section(self), survey_section(self.surveys)]
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -101,11 +113,40 @@ class Services:
     def sending_client(self) -> WebClient:
         return web_client(self.settings, retry_uncertain=False)
 
-    def scheduled_work(self, now: datetime) -> TickReport:
-        """One pass of everything the scheduler does: open, send, remind, close, digest."""
-        couriers = SlackSurveyCouriers(self.sending_client, self.surveys)
+    @cached_property
+    def training(self) -> Training:
+        return Training(self.sessions)
+
+    def scheduled_work(self, now: datetime) -> ScheduledWork:
+        """One pass of everything the scheduler does: survey rounds (open, send, remind, close,
+        digest) and training (plan and send nudges, the weekly digest)."""
+        client = self.sending_client
+        channels = ChannelNames(client)
+        directory = SlackDirectory(client, channels)
         lease = timedelta(seconds=self.settings.lepton_send_lease_seconds)
-        return self.surveys.tick(now, couriers.directory(), couriers.couriers(), lease)
+        surveys = SlackSurveyCouriers(client, self.surveys, channels)
+        survey_report = self.surveys.tick(now, directory, surveys.couriers(), lease)
+        training = SlackTrainingCouriers(client, self.training, channels, now)
+        learners = sorted({a.user_id for a in self.training.open_assignments(now)})
+        try:
+            zones = directory.zones(learners)
+        except RetryLater:
+            log.warning("Slack did not list people's time zones; nudges wait for the next run")
+            zones = None
+        training_report = (
+            training_tick(
+                self.training,
+                zones,
+                training.nudge,
+                training.digest,
+                sorted(self.settings.lepton_training_digest_channels),
+                now,
+                lease,
+            )
+            if zones is not None
+            else None
+        )
+        return ScheduledWork(survey_report, training_report)
 
     def warm_up(self) -> None:
         """Load the model, the index and the learned scores now, so the first question is as

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     lepton_up_reactions: Annotated[frozenset[str], NoDecode] = DEFAULT_UP_REACTIONS
     lepton_down_reactions: Annotated[frozenset[str], NoDecode] = DEFAULT_DOWN_REACTIONS
     lepton_surveys: Path | None = Field(default=None, description="survey definitions file")
+    lepton_training_digest_channels: Annotated[frozenset[str], NoDecode] = frozenset()
     lepton_tick_seconds: int = Field(default=30, ge=1, le=3600)
     lepton_send_lease_seconds: int = Field(default=120, ge=1, le=3600)
     log_level: str = "INFO"
@@ -99,6 +100,13 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"{bad[0]!r} is not a Slack user ID (like U012AB3CD)")
         return ids
+
+    @field_validator("lepton_training_digest_channels", mode="before")
+    @classmethod
+    def _split_channels(cls, value: Any) -> frozenset[str]:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        return frozenset(str(v) for v in value or ())
 
     @field_validator("lepton_up_reactions", "lepton_down_reactions", mode="before")
     @classmethod

@@ -36,16 +36,20 @@ def tick() -> None:
     """One scheduled pass; a failure is logged and the next tick tries again."""
     services = _wired["services"]
     with _tick_lock:
-        report = services.scheduled_work(utcnow())
-    sent = report.invitations.sent + report.reminders.sent + report.digests.sent
+        work = services.scheduled_work(utcnow())
+    report, training = work.surveys, work.training
+    nudges = training.nudges.sent if training else 0
+    sent = report.invitations.sent + report.reminders.sent + report.digests.sent + nudges
     if report.opened or report.closed or sent:
         log.info(
-            "tick: opened %d, closed %d, sent %d invitations, %d reminders, %d digest parts",
+            "tick: opened %d, closed %d rounds; sent %d invitations, %d reminders, "
+            "%d survey digest parts, %d nudges",
             len(report.opened),
             len(report.closed),
             report.invitations.sent,
             report.reminders.sent,
             report.digests.sent,
+            nudges,
         )
 
 

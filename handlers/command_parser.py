@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass
 
 MAX_QUERY_CHARS = 300
-SUBCOMMANDS = ("find", "add", "help", "stats", "gaps", "who", "forget-me", "survey")
+SUBCOMMANDS = ("find", "add", "help", "stats", "gaps", "who", "forget-me", "survey", "train")
 ADMIN_ONLY = frozenset({"stats", "gaps"})
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 CLOSE_ENOUGH = 0.75
@@ -110,3 +110,51 @@ def parse_survey(argument: str) -> SurveyCommand:
     if extra:
         return SurveyCommand("help", problem=f"`{' '.join(extra)}` was not expected there.")
     return SurveyCommand(action, key, number)
+
+
+TRAIN_ACTIONS = ("mine", "done", "join", "suggest", "modules", "assign", "digest")
+TRAIN_FOR_ADMINS = frozenset({"assign", "digest"})
+TRAIN_NEEDS_KEY = frozenset({"done", "join"})
+TRAIN_USAGE = (
+    "`/lepton train` (your training), `train done <module>`, `train join <module>`, "
+    "`train suggest`, `train modules`; admins: `train assign @person|#channel <module|path> "
+    "[YYYY-MM-DD]`, `train digest`."
+)
+
+
+@dataclass(frozen=True)
+class TrainCommand:
+    action: str
+    key: str = ""
+    target: str = ""
+    due: str = ""
+    problem: str | None = None
+
+    @property
+    def admin_only(self) -> bool:
+        return self.action in TRAIN_FOR_ADMINS
+
+
+def parse_train(argument: str) -> TrainCommand:
+    words = argument.split()
+    if not words:
+        return TrainCommand("mine")
+    action = words[0].lower()
+    if action not in TRAIN_ACTIONS:
+        near = difflib.get_close_matches(action, TRAIN_ACTIONS, 1, CLOSE_ENOUGH)
+        hint = f" Did you mean `{near[0]}`?" if near else ""
+        return TrainCommand("help", problem=f"`{words[0]}` is not a training command.{hint}")
+    rest = words[1:]
+    if action in TRAIN_NEEDS_KEY:
+        if len(rest) != 1:
+            return TrainCommand("help", problem=f"`{action}` takes one module name.")
+        return TrainCommand(action, key=rest[0].lower())
+    if action == "assign":
+        if len(rest) not in (2, 3):
+            return TrainCommand(
+                "help", problem="`assign` takes a person or channel, a module or path, a due date."
+            )
+        return TrainCommand(action, key=rest[1].lower(), target=rest[0], due="".join(rest[2:]))
+    if rest:
+        return TrainCommand("help", problem=f"`{' '.join(rest)}` was not expected there.")
+    return TrainCommand(action)

@@ -12,9 +12,10 @@ from slack_sdk import WebClient
 
 from handlers import replies
 from handlers.answering import CannotPost, Where, open_dm, post_ranking, visible_channels
-from handlers.command_parser import Command, parse_command, parse_survey
+from handlers.command_parser import Command, parse_command, parse_survey, parse_train
 from handlers.modals import add_modal
 from handlers.surveys import survey_command
+from handlers.training import train_command
 from indexer.experts import experts
 from indexer.questions import Asked
 from indexer.usage import open_gaps, usage_report
@@ -130,6 +131,14 @@ def _survey(call: _Invocation) -> None:
     survey_command(call.services, call.respond, call.user_id, parsed)
 
 
+def _train(call: _Invocation) -> None:
+    parsed = parse_train(call.parsed.argument)
+    if parsed.admin_only and not is_admin(call.services, call.client, call.user_id):
+        call.respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} train {parsed.action}"))
+        return
+    train_command(call.services, call.client, call.respond, call.user_id, parsed)
+
+
 def _forget_me(call: _Invocation) -> None:
     counts = personal_data_counts(call.services.sessions, call.user_id)
     call.respond(
@@ -144,4 +153,5 @@ _SUBCOMMANDS: dict[str, Callable[[_Invocation], None]] = {
     "who": _who,
     "forget-me": _forget_me,
     "survey": _survey,
+    "train": _train,
 }

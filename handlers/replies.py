@@ -17,6 +17,7 @@ HELP = """*Lepton* answers "how do we do X here?" from your team's knowledge.
 • `@lepton <question>` in a channel answers in the thread; a DM to me answers in the DM
 • `/lepton add`: write a snippet; the *Save to Lepton* message shortcut saves a message
 • `/lepton who <topic>`: people who know about a topic
+• `/lepton train`: your training (`train suggest`, `train join <module>`, `train done <module>`)
 • `/lepton survey optout` (or `optin`): stop (or resume) pulse surveys; admins: `survey list`
 • `/lepton forget-me`: delete your personal data from Lepton
 • `/lepton stats`, `/lepton gaps`: usage and unanswered questions (admins)

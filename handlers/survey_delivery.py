@@ -1,61 +1,23 @@
-"""The Slack side of surveys that Lepton starts itself: who is in a survey's audience, and
-posting invitations, reminders and digests (see `people.surveys.Surveys.tick`)."""
+"""The Slack side of surveys that Lepton starts itself: posting invitations, reminders and
+digests (see `people.surveys.Surveys.tick`)."""
 
 from __future__ import annotations
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers.slack_sending import ChannelNames, dm_channel, post_once, slack_outcomes, upload_once
+from handlers.slack_sending import ChannelNames, dm_channel, post_once, upload_once
 from handlers.survey_blocks import invitation_blocks, invitation_text, reminder_text
 from handlers.survey_digest_blocks import digest_blocks, digest_fallback_text
 from models import SurveyDelivery, SurveyDigestPost, SurveyReminder
 from people.outbox import Delivered, RetryLater, Skip
 from people.survey_chart import trend_chart_png
-from people.survey_definitions import SurveyDefinition
-from people.surveys import Couriers, Member, Surveys
-
-SLACKBOT = "USLACKBOT"
-
-
-class SlackDirectory:
-    """Audiences from `users.list` (one paginated pass gives everyone's time zone) and
-    `conversations.members`."""
-
-    def __init__(self, client: WebClient, channels: ChannelNames) -> None:
-        self.client, self.channels = client, channels
-
-    def audience(self, definition: SurveyDefinition) -> list[Member]:
-        with slack_outcomes():
-            people = {
-                u["id"]: u
-                for page in self.client.users_list(limit=200)
-                for u in page.get("members", [])
-                if not (u.get("deleted") or u.get("is_bot") or u["id"] == SLACKBOT)
-            }
-            if not definition.channels:
-                return [Member(uid, u.get("tz")) for uid, u in people.items()]
-            members: list[Member] = []
-            for ref in definition.channels:
-                segment = ref.removeprefix("#") if definition.segment_by_channel else None
-                for page in self.client.conversations_members(
-                    channel=self.channels.id(ref), limit=200
-                ):
-                    members += [
-                        Member(uid, people[uid].get("tz"), segment)
-                        for uid in page.get("members", [])
-                        if uid in people
-                    ]
-            return members
+from people.surveys import Couriers, Surveys
 
 
 class SlackSurveyCouriers:
-    def __init__(self, client: WebClient, surveys: Surveys) -> None:
-        self.client, self.surveys = client, surveys
-        self.channels = ChannelNames(client)
-
-    def directory(self) -> SlackDirectory:
-        return SlackDirectory(self.client, self.channels)
+    def __init__(self, client: WebClient, surveys: Surveys, channels: ChannelNames) -> None:
+        self.client, self.surveys, self.channels = client, surveys, channels
 
     def couriers(self) -> Couriers:
         return Couriers(invitation=self.invite, reminder=self.remind, digest=self.post_digest)

@@ -15,7 +15,13 @@ from models.surveys import (
     SurveyResponse,
     SurveyRound,
 )
-from models.training import Assignment, Nudge, TrainingModule
+from models.training import (
+    Assignment,
+    LearningPath,
+    Nudge,
+    TrainingDigestPost,
+    TrainingModule,
+)
 
 __all__ = [
     "Answer",
@@ -26,6 +32,7 @@ __all__ = [
     "Document",
     "IndexState",
     "KnowledgeGap",
+    "LearningPath",
     "Nudge",
     "ProcessedEvent",
     "QueryLog",
@@ -39,6 +46,7 @@ __all__ = [
     "SurveyReminder",
     "SurveyResponse",
     "SurveyRound",
+    "TrainingDigestPost",
     "TrainingModule",
     "create_db_engine",
     "make_session_factory",

@@ -8,6 +8,7 @@ from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped
+from models.sending import SendState
 
 module_prerequisites = Table(
     "training_module_prerequisites",
@@ -47,14 +48,15 @@ class Assignment(Timestamped, Base):
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     module_id: Mapped[int] = mapped_column(ForeignKey("training_modules.id", ondelete="CASCADE"))
     assigned_by: Mapped[str | None] = mapped_column(String(32))
-    origin: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     snoozed_until: Mapped[datetime | None]
 
 
-class Nudge(Base):
-    """One reminder slot: at most one per person per local day, enforced by the constraint."""
+class Nudge(SendState, Base):
+    """One reminder DM about someone's training; at most one per person per local day,
+    enforced by the constraint, which is also what makes a nudge slot exactly-once."""
 
     __tablename__ = "training_nudges"
     __table_args__ = (UniqueConstraint("user_id", "local_day"),)
@@ -65,7 +67,28 @@ class Nudge(Base):
         ForeignKey("training_assignments.id", ondelete="CASCADE")
     )
     local_day: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
-    sent_at: Mapped[datetime | None]
-    message_ts: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16), default="due")
+
+
+class LearningPath(Timestamped, Base):
+    """An ordered set of modules assigned together; order respects prerequisites."""
+
+    __tablename__ = "training_paths"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    module_keys: Mapped[list[str]] = mapped_column(default=list)
+
+
+class TrainingDigestPost(SendState, Base):
+    """The weekly completion digest (`part` "summary" or "chart") for one channel and week."""
+
+    __tablename__ = "training_digest_posts"
+    __table_args__ = (UniqueConstraint("week", "channel", "part"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(64))
+    part: Mapped[str] = mapped_column(String(16))

@@ -78,7 +78,7 @@ def trend_chart_png(digest: Digest, definition: SurveyDefinition) -> bytes | Non
         x, [f"Round {p.number}\n{p.opened_on.day} {p.opened_on:%b}" for p in digest.trend]
     )
     left.set_xlim(min(x) - 0.5, max(x) + 0.5)
-    left.set_title(_literal(digest.title))
+    left.set_title(literal(digest.title))
     left.legend(handles=lines, loc="best", fontsize="small", framealpha=0.8)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
@@ -95,9 +95,9 @@ def _likert_axis(axes: Axes) -> None:
 def _label(question: Question) -> str:
     text = question.text
     short = text if len(text) <= LEGEND_CHARS else text[: LEGEND_CHARS - 1].rstrip() + "…"
-    return _literal(short)
+    return literal(short)
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     """A `$` in a title must print as a dollar, not start matplotlib math mode."""
     return text.replace("$", r"\$")

@@ -187,3 +187,43 @@ def test_console_shows_a_survey_dm_an_answer_and_the_digest(tmp_path: Path) -> N
     assert "#people-leads  lepton:" in closed and "Average 3.3 / 5" in closed
     assert "[file: Fortnightly pulse: trend up to round 1" in closed
     assert "Traceback" not in result.stderr
+
+
+TRAINING_SESSION = """/lepton train assign @bob kubernetes-101 3d
+as bob
+wait
+press 2
+wait
+press 1
+/lepton train
+quit
+"""
+
+
+def test_console_shows_a_nudge_a_snooze_and_a_completion(tmp_path: Path) -> None:
+    """The example catalog (examples/training.yml), loaded by the console on first start."""
+    cwd = tmp_path / "training"
+    cwd.mkdir()
+    assert run_lepton("migrate", cwd=cwd).returncode == 0
+    assert run_lepton("ingest", str(KNOWLEDGE), cwd=cwd).returncode == 0
+    script = tmp_path / "training.txt"
+    script.write_text(TRAINING_SESSION)
+    result = run_lepton("console", "--script", str(script), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    turns = result.stdout.split("you> ")
+    assigned, nudged, snoozed, woke, done, listed = (
+        turns[1],
+        turns[3],
+        turns[4],
+        turns[5],
+        turns[6],
+        turns[7],
+    )
+    assert "Assigned `kubernetes-101` to 1 of 1 people" in assigned
+    assert "DM bob <> lepton  lepton:" in nudged and "Kubernetes 101" in nudged
+    assert "[1] Done  [2] Snooze 1 day  [3] Snooze 3 days  [4] Snooze 7 days" in nudged
+    assert "Snoozed *Kubernetes 101* until" in snoozed
+    assert "Your snooze is over." in woke
+    assert "Marked *Kubernetes 101* done" in done
+    assert "1 of 1 done" in listed
+    assert "Traceback" not in result.stderr

@@ -33,6 +33,9 @@ def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield make_session_factory(engine)
 
 
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
 def _snippet(session: Session, source: str = "guide.md") -> Snippet:
     doc = Document(source_type="file", source=source, title="Guide", content_hash="h")
     snippet = Snippet(document=doc, ordinal=0, title="Guide", text="body", content_hash="h")
@@ -101,9 +104,13 @@ def test_one_nudge_per_person_per_local_day(sessions: sessionmaker[Session]) -> 
         second = Assignment(user_id="U1", module_id=other.id, origin="self")
         session.add(second)
         session.flush()
-        session.add(Nudge(user_id="U1", assignment_id=first.id, local_day="2026-11-23"))
+        session.add(
+            Nudge(user_id="U1", assignment_id=first.id, local_day="2026-11-23", not_before=NOW)
+        )
         session.commit()
-        session.add(Nudge(user_id="U1", assignment_id=second.id, local_day="2026-11-23"))
+        session.add(
+            Nudge(user_id="U1", assignment_id=second.id, local_day="2026-11-23", not_before=NOW)
+        )
         with pytest.raises(IntegrityError):
             session.commit()
 

@@ -183,7 +183,9 @@ def world(engine: Engine, embedder: Embedder, tmp_path: Path) -> Iterator[World]
         session.flush()
         for user, assignment in ((GONE, mine), (KEPT, theirs)):
             for day in ("2024-05-01", "2024-05-02"):
-                session.add(Nudge(user_id=user, assignment_id=assignment.id, local_day=day))
+                session.add(
+                    Nudge(user_id=user, assignment_id=assignment.id, local_day=day, not_before=NOW)
+                )
 
         survey = Survey(key="pulse", title="Pulse", definition={"questions": ["q1"]})
         session.add(survey)

@@ -327,14 +327,14 @@ def test_a_reminder_goes_to_those_who_have_not_answered(app: RunningApp) -> None
     start = round_start()
     open_round(app, start)
     answer(app, ALICE, "workload", 4, "Agree")
-    report = app.services.scheduled_work(start + timedelta(days=13))
+    report = app.services.scheduled_work(start + timedelta(days=13)).surveys
     assert report.reminders.sent == 3
     for user in (BOB, CAROL, DAVE):
         latest = app.workspace.messages(app.workspace.dm_channel(user))[-1]
         assert "A reminder:" in latest.text and "Team pulse" in latest.text
         assert invitation(app, user).ts.replace(".", "") in latest.text, "links the survey"
     assert app.workspace.messages(app.workspace.dm_channel(ALICE))[-1].text.startswith("Team pulse")
-    assert app.services.scheduled_work(start + timedelta(days=13)).reminders.sent == 0
+    assert app.services.scheduled_work(start + timedelta(days=13)).surveys.reminders.sent == 0
 
 
 def test_after_the_round_closes_a_press_records_nothing(app: RunningApp) -> None:
@@ -464,7 +464,7 @@ def test_a_closed_round_posts_its_digest_and_trend_chart(app: RunningApp) -> Non
 
     closed = run_command(app, ADMIN, "survey close pulse")
     assert "Round 1 of `pulse` is closed: 3 of 4 answered" in closed
-    report = app.services.scheduled_work(datetime.now(UTC))
+    report = app.services.scheduled_work(datetime.now(UTC)).surveys
     assert report.digests.sent == 2
     digest = [m for m in app.workspace.messages(LEADS) if m.blocks]
     assert len(digest) == 1
@@ -475,7 +475,7 @@ def test_a_closed_round_posts_its_digest_and_trend_chart(app: RunningApp) -> Non
     assert "Standups run long" in text
     charts = [u for u in app.workspace.uploads() if u.data and u.data.startswith(b"\x89PNG")]
     assert len(charts) == 1 and charts[0].channels == (LEADS,)
-    assert app.services.scheduled_work(datetime.now(UTC)).digests.sent == 0, "posted once"
+    assert app.services.scheduled_work(datetime.now(UTC)).surveys.digests.sent == 0, "posted once"
 
 
 def test_app_home_shows_a_waiting_survey_until_it_is_answered(app: RunningApp) -> None:

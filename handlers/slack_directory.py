@@ -1,0 +1,58 @@
+"""Who is in the workspace, as the scheduler needs it: survey audiences and everyone's time
+zone, from one paginated `users.list` pass per scheduler run plus `conversations.members`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk import WebClient
+
+from handlers.slack_sending import ChannelNames, slack_outcomes
+from people.survey_definitions import SurveyDefinition
+from people.surveys import Member
+
+SLACKBOT = "USLACKBOT"
+
+
+class SlackDirectory:
+    """Audiences from `users.list` (one paginated pass gives everyone's time zone) and
+    `conversations.members`."""
+
+    def __init__(self, client: WebClient, channels: ChannelNames) -> None:
+        self.client, self.channels = client, channels
+        self._people: dict[str, dict[str, Any]] | None = None
+
+    def people(self) -> dict[str, dict[str, Any]]:
+        """Every active person (no bots, no deactivated accounts), fetched once per run."""
+        if self._people is None:
+            with slack_outcomes():
+                self._people = {
+                    u["id"]: u
+                    for page in self.client.users_list(limit=200)
+                    for u in page.get("members", [])
+                    if not (u.get("deleted") or u.get("is_bot") or u["id"] == SLACKBOT)
+                }
+        return self._people
+
+    def zones(self, user_ids: Sequence[str]) -> dict[str, str | None]:
+        people = self.people() if user_ids else {}
+        return {u: (people.get(u) or {}).get("tz") for u in user_ids}
+
+    def audience(self, definition: SurveyDefinition) -> list[Member]:
+        people = self.people()
+        with slack_outcomes():
+            if not definition.channels:
+                return [Member(uid, u.get("tz")) for uid, u in people.items()]
+            members: list[Member] = []
+            for ref in definition.channels:
+                segment = ref.removeprefix("#") if definition.segment_by_channel else None
+                for page in self.client.conversations_members(
+                    channel=self.channels.id(ref), limit=200
+                ):
+                    members += [
+                        Member(uid, people[uid].get("tz"), segment)
+                        for uid in page.get("members", [])
+                        if uid in people
+                    ]
+            return members
