@@ -24,6 +24,7 @@ from handlers.training_blocks import (
     OPEN,
     SNOOZE,
     done_blocks,
+    plural,
     progress_blocks,
     snoozed_blocks,
     suggestion_blocks,
@@ -68,7 +69,7 @@ def register(app: App, services: Services) -> None:
         days = int(str(action["action_id"]).rsplit(":", 1)[1])
         try:
             view = services.training.snooze(_user(body), int(_value(action)["a"]), days, utcnow())
-        except (TrainingError, KeyError, ValueError) as refused:
+        except (TrainingError, KeyError, TypeError, ValueError) as refused:
             respond(text=_refusal(refused), replace_original=False)
             return
         assert view.snoozed_until is not None
@@ -172,7 +173,10 @@ def _assign(
     )
     new = sum(len(r.assigned) > 0 for r in results)
     when = f", due {due:%a %d %b}" if due else ""
-    respond(f"Assigned `{parsed.key}` to {new} of {len(people)} people{when}.")
+    had = len(people) - new
+    already = f" {had} already had it{' (due date updated)' if due else ''}." if had else ""
+    everyone = plural(len(people), "person", "people")
+    respond(f"Assigned `{parsed.key}` to {new} of {everyone}{when}.{already}")
 
 
 def _people(client: WebClient, target: str) -> list[str]:

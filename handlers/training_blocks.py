@@ -130,8 +130,8 @@ def training_digest_blocks(report: CompletionReport, week: str) -> list[Block]:
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Training, week {week}"}},
         _context(
-            f"{report.people} people · {report.assigned} assigned · {report.done} done ({rate})"
-            f" · {report.overdue} overdue"
+            f"{plural(report.people, 'person', 'people')} · {report.assigned} assigned · "
+            f"{report.done} done ({rate}) · {report.overdue} overdue"
         ),
     ]
     lines = [
@@ -155,6 +155,10 @@ def training_digest_text(report: CompletionReport, week: str) -> str:
     return (
         f"Training, week {week}: {report.done} of {report.assigned} done, {report.overdue} overdue"
     )
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def _section(text: str) -> Block:

@@ -219,7 +219,7 @@ def test_console_shows_a_nudge_a_snooze_and_a_completion(tmp_path: Path) -> None
         turns[6],
         turns[7],
     )
-    assert "Assigned `kubernetes-101` to 1 of 1 people" in assigned
+    assert "Assigned `kubernetes-101` to 1 of 1 person" in assigned
     assert "DM bob <> lepton  lepton:" in nudged and "Kubernetes 101" in nudged
     assert "[1] Done  [2] Snooze 1 day  [3] Snooze 3 days  [4] Snooze 7 days" in nudged
     assert "Snoozed *Kubernetes 101* until" in snoozed
