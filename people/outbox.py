@@ -4,13 +4,15 @@ A due row (see `models.sending.SendState`) is claimed with a conditional UPDATE,
 workers only one wins it; then the caller's `send` posts it and the outcome is written back.
 If a process dies after claiming, the claim lapses after `LEASE` and the row is tried again
 with `retry=True`, telling `send` to look for the earlier message before posting a second one.
-Slack errors worth retrying back off exponentially (or as long as Slack's `Retry-After` says);
-after `MAX_ATTEMPTS` the row is marked failed with its reason, never silently dropped.
+Slack errors worth retrying back off exponentially; a 429 waits as long as Slack's `Retry-After`
+says, and the whole pass pauses that long before the next message, as Slack asks. After
+`MAX_ATTEMPTS` the row is marked failed with its reason, never silently dropped.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +28,7 @@ LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
+MAX_PAUSE = timedelta(seconds=30)
 BATCH = 500
 
 log = logging.getLogger(__name__)
@@ -81,8 +84,10 @@ Send = Callable[[Any, bool], Delivered]
 
 
 def backoff(attempts: int, after: float) -> timedelta:
-    exponential = FIRST_BACKOFF * 2 ** max(attempts - 1, 0)
-    return max(timedelta(seconds=after), min(exponential, MAX_BACKOFF))
+    """Slack's Retry-After when it gave one (a rate limit is not a failure), else exponential."""
+    if after > 0:
+        return timedelta(seconds=after)
+    return min(FIRST_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
 
 def dispatch(
@@ -104,8 +109,12 @@ def dispatch(
     tally = Tally()
     for row_id in ids:
         row = _claim(sessions, model, row_id, due, now)
-        if row is not None:
-            tally += _send(sessions, model, row, now, send)
+        if row is None:
+            continue
+        outcome, pause = _send(sessions, model, row, now, send)
+        tally += outcome
+        if pause:
+            time.sleep(min(pause, MAX_PAUSE.total_seconds()))
     return tally
 
 
@@ -136,8 +145,10 @@ def _claim(
 
 def _send(
     sessions: sessionmaker[Session], model: type[Row], row: Row, now: datetime, send: Send
-) -> Tally:
+) -> tuple[Tally, float]:
+    """The outcome, and how long Slack asked everyone to wait (Retry-After) before the next."""
     values: dict[str, Any]
+    pause = 0.0
     try:
         delivered = send(row, row.attempts > 1)
     except Skip as skip:
@@ -148,10 +159,12 @@ def _send(
         reason = error.reason if isinstance(error, RetryLater) else type(error).__name__
         if not isinstance(error, RetryLater):
             log.exception("sending %s %s failed; it will be retried", model.__tablename__, row.id)  # type: ignore[attr-defined]
-        if row.attempts >= MAX_ATTEMPTS:
+        throttled = isinstance(error, RetryLater) and error.after > 0
+        if row.attempts >= MAX_ATTEMPTS and not throttled:
             values, tally = {"status": FAILED, "error": f"gave up: {reason}"[:64]}, Tally(failed=1)
         else:
             after = error.after if isinstance(error, RetryLater) else 0.0
+            pause = after
             values = {
                 "status": PENDING,
                 "error": reason[:64],
@@ -173,4 +186,4 @@ def _send(
             .where(model.id == row.id, model.status == SENDING, model.claimed_at == now)  # type: ignore[attr-defined]
             .values(**values)
         )
-    return tally
+    return tally, pause
