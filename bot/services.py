@@ -57,7 +57,7 @@ class Services:
 
     def __post_init__(self) -> None:
         if not self.home_sections:
-            self.home_sections = [training_section(self), survey_section(self.surveys)]
+            self.home_sections = [training_section(self), survey_section(self)]
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -30,7 +30,7 @@ from handlers.survey_blocks import (
 from handlers.survey_digest_blocks import digest_blocks, digest_fallback_text
 from models.base import utcnow
 from people.audit import record_audit
-from people.surveys import Recorded, SurveyError, Surveys
+from people.surveys import Recorded, SurveyError
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -164,10 +164,12 @@ def survey_command(
         respond(str(refused))
 
 
-def survey_section(surveys: Surveys) -> HomeSection:
-    """The App Home's survey part: what is waiting for this person's answers."""
+def survey_section(services: Services) -> HomeSection:
+    """The App Home's survey part: what is waiting for this person's answers. The survey file
+    is read on first use, not when the home sections are wired."""
 
     def section(user_id: str) -> list[Block]:
+        surveys = services.surveys
         waiting = surveys.waiting_for(user_id, utcnow())
         lines = [
             f"• *{escape(surveys.definition(info.survey_key).title)}*: waiting for your "

@@ -37,8 +37,8 @@ def test_migrate_creates_schema_then_is_a_no_op(db_url: str, tmp_path: Path) -> 
     second = run_lepton("migrate", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "already at revision 0004; nothing to do" in second.stdout
-    stats = run_lepton("stats", env=env, cwd=tmp_path)
-    assert stats.returncode == 0, stats.stderr
+    training = run_lepton("training", "list", env=env, cwd=tmp_path)
+    assert training.returncode == 0, training.stderr
     assert "snippets: 0" in stats.stdout
 
 
@@ -64,3 +64,16 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("lepton: DATABASE_URL: cannot use postgresql+psycopg://lepton:***@")
     assert ":pw@" not in result.stderr
+
+
+def test_a_broken_survey_file_is_reported_by_survey_commands_only(tmp_path: Path) -> None:
+    (tmp_path / "surveys.yml").write_text("surveys:\n  - key: Pulse Check\n    title: Pulse\n")
+    env = {"LEPTON_SURVEYS": "surveys.yml"}
+    assert run_lepton("migrate", env=env, cwd=tmp_path).returncode == 0
+    training = run_lepton("training", "list", env=env, cwd=tmp_path)
+    assert training.returncode == 0, training.stderr
+    listed = run_lepton("survey", "list", env=env, cwd=tmp_path)
+    assert listed.returncode == 2
+    assert "surveys.yml: surveys[0].key:" in listed.stderr
+    assert "surveys.yml: surveys[0].questions: Field required" in listed.stderr
+    assert "Traceback" not in listed.stderr
