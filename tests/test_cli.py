@@ -37,8 +37,8 @@ def test_migrate_creates_schema_then_is_a_no_op(db_url: str, tmp_path: Path) -> 
     second = run_lepton("migrate", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "already at revision 0004; nothing to do" in second.stdout
-    training = run_lepton("training", "list", env=env, cwd=tmp_path)
-    assert training.returncode == 0, training.stderr
+    stats = run_lepton("stats", env=env, cwd=tmp_path)
+    assert stats.returncode == 0, stats.stderr
     assert "snippets: 0" in stats.stdout
 
 
