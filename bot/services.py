@@ -117,12 +117,19 @@ class Services:
     def training(self) -> Training:
         return Training(self.sessions)
 
+    @cached_property
+    def channels(self) -> ChannelNames:
+        return ChannelNames(self.sending_client)
+
+    @cached_property
+    def directory(self) -> SlackDirectory:
+        """Kept between scheduler runs, so the people list is not re-read every run."""
+        return SlackDirectory(self.sending_client, self.channels)
+
     def scheduled_work(self, now: datetime) -> ScheduledWork:
         """One pass of everything the scheduler does: survey rounds (open, send, remind, close,
         digest) and training (plan and send nudges, the weekly digest)."""
-        client = self.sending_client
-        channels = ChannelNames(client)
-        directory = SlackDirectory(client, channels)
+        client, channels, directory = self.sending_client, self.channels, self.directory
         lease = timedelta(seconds=self.settings.lepton_send_lease_seconds)
         surveys = SlackSurveyCouriers(client, self.surveys, channels)
         survey_report = self.surveys.tick(now, directory, surveys.couriers(), lease)

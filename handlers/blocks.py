@@ -50,6 +50,26 @@ def confidence_cue(result: RankedSnippet) -> str:
     return "possible match"
 
 
+def clip(text: str, limit: int) -> str:
+    """Escaped text cut to `limit` with "…", never through the middle of an `&amp;` entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    ampersand = cut.rfind("&", max(0, len(cut) - 5))
+    if ampersand != -1 and ";" not in cut[ampersand:]:
+        cut = cut[:ampersand]
+    return cut.rstrip() + "…"
+
+
+def section(text: str) -> Block:
+    """A mrkdwn section, cut to Slack's limit."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}]}
+
+
 def _excerpt(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"

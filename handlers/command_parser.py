@@ -84,7 +84,7 @@ class SurveyCommand:
 
     @property
     def admin_only(self) -> bool:
-        return self.action not in SURVEY_FOR_EVERYONE
+        return self.action not in SURVEY_FOR_EVERYONE | {"help"}
 
 
 def parse_survey(argument: str) -> SurveyCommand:

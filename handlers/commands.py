@@ -124,8 +124,7 @@ def _who(call: _Invocation) -> None:
 
 def _survey(call: _Invocation) -> None:
     parsed = parse_survey(call.parsed.argument)
-    needs_admin = parsed.admin_only and parsed.action != "help"
-    if needs_admin and not is_admin(call.services, call.client, call.user_id):
+    if parsed.admin_only and not is_admin(call.services, call.client, call.user_id):
         call.respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} survey {parsed.action}"))
         return
     survey_command(call.services, call.respond, call.user_id, parsed)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 
-from handlers.blocks import Block, escape, link
+from handlers.blocks import Block, escape, link, section
 from indexer.recommendations import RecentSearch, Recommendation, recent_searches, recommend
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def publish_home(services: Services, client: WebClient, user_id: str, team_id: s
     private = services.membership.private_channels(client, team_id, user_id)
     recommendations = recommend(services.feedback, services.sessions, user_id, channels=private)
     recent = recent_searches(services.sessions, user_id)
-    extra = [block for section in services.home_sections for block in section(user_id)]
+    extra = [block for part in services.home_sections for block in part(user_id)]
     client.views_publish(user_id=user_id, view=home_view(recommendations, recent, extra))
 
 
@@ -31,15 +31,17 @@ def home_view(
 ) -> Block:
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Lepton"}},
-        _text("Ask me anything with `/lepton find <question>`, mention me in a channel, or DM me."),
+        section(
+            "Ask me anything with `/lepton find <question>`, mention me in a channel, or DM me."
+        ),
         {"type": "divider"},
         {"type": "header", "text": {"type": "plain_text", "text": "Recommended for you"}},
     ]
     if recommendations:
-        blocks.extend(_text(_recommendation_line(r)) for r in recommendations)
+        blocks.extend(section(_recommendation_line(r)) for r in recommendations)
     else:
         blocks.append(
-            _text(
+            section(
                 "_Nothing yet: react :+1: or :-1: to my answers and I will learn what helps "
                 "you and people like you._"
             )
@@ -48,23 +50,11 @@ def home_view(
         {"type": "header", "text": {"type": "plain_text", "text": "Your recent searches"}}
     )
     if recent:
-        blocks.append(_text("\n".join(_recent_line(r) for r in recent)))
+        blocks.append(section("\n".join(_recent_line(r) for r in recent)))
     else:
-        blocks.append(_text("_No searches yet._"))
+        blocks.append(section("_No searches yet._"))
     blocks.extend(extra)
     return {"type": "home", "blocks": blocks}
-
-
-def empty_slot(title: str, text: str) -> HomeSection:
-    """A titled home section with a fixed line, for features that have nothing to show yet."""
-
-    def section(user_id: str) -> list[Block]:
-        return [
-            {"type": "header", "text": {"type": "plain_text", "text": title}},
-            _text(f"_{escape(text)}_"),
-        ]
-
-    return section
 
 
 def _recommendation_line(r: Recommendation) -> str:
@@ -77,7 +67,3 @@ def _recommendation_line(r: Recommendation) -> str:
 def _recent_line(r: RecentSearch) -> str:
     mark = "" if r.answered else " _(no good answer yet)_"
     return f"• {escape(r.query)}{mark}"
-
-
-def _text(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}

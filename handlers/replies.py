@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from handlers.blocks import Block, escape, link
+from handlers.blocks import Block, escape, link, section
 from handlers.command_parser import Command
 from indexer.experts import Expert
 from indexer.usage import GapSummary, UsageReport
@@ -44,7 +44,7 @@ def help_blocks(command: Command) -> list[Block]:
     text = EMPTY_QUERY if command.name == "empty" else HELP
     if command.notice:
         text = f"{command.notice}\n\n{text}"
-    return [_section(text)]
+    return [section(text)]
 
 
 def rated(value: int) -> str:
@@ -85,21 +85,21 @@ def stats_blocks(report: UsageReport) -> list[Block]:
         for n, s in enumerate(report.top_snippets, start=1)
     )
     return [
-        _section(summary),
-        _section(days or "_No questions yet._"),
-        _section("*Top-rated snippets*\n" + (top or "_None rated yet._")),
+        section(summary),
+        section(days or "_No questions yet._"),
+        section("*Top-rated snippets*\n" + (top or "_None rated yet._")),
     ]
 
 
 def gaps_blocks(gaps: list[GapSummary]) -> list[Block]:
     if not gaps:
-        return [_section("No unanswered questions lately. :tada:")]
-    blocks = [_section("*Questions without a good answer* (most asked first):")]
+        return [section("No unanswered questions lately. :tada:")]
+    blocks = [section("*Questions without a good answer* (most asked first):")]
     for gap in gaps:
         examples = "; ".join(f"_{escape(e)}_" for e in gap.examples)
         seen = f"last asked {gap.last_seen_at:%Y-%m-%d}"
         blocks.append(
-            _section(
+            section(
                 f"*{gap.question_count} asked:* {escape(gap.label)}\n{seen}"
                 + (f" · e.g. {examples}" if examples else "")
             )
@@ -110,7 +110,7 @@ def gaps_blocks(gaps: list[GapSummary]) -> list[Block]:
 def who_blocks(topic: str, experts: list[Expert]) -> list[Block]:
     if not experts:
         return [
-            _section(
+            section(
                 f"I don't know anyone who wrote or saved well-rated snippets on "
                 f"_{escape(topic)}_ yet."
             )
@@ -122,13 +122,13 @@ def who_blocks(topic: str, experts: list[Expert]) -> list[Block]:
             parts.append(f"saved {e.saved}")
         titles = ", ".join(escape(t) for t in e.sample_titles)
         lines.append(f"• {mention(e.user_id)}: {' and '.join(parts)} snippet(s), e.g. {titles}")
-    return [_section("\n".join(lines))]
+    return [section("\n".join(lines))]
 
 
 def forget_me_blocks(user_id: str, counts: Mapping[str, int]) -> list[Block]:
     held = ", ".join(describe(kind, n) for kind, n in counts.items() if n) or "no personal data"
     return [
-        _section(
+        section(
             f"Lepton holds {held} about you. Delete it? Anonymous aggregates (such as how many "
             "questions were asked) stay; this cannot be undone."
         ),
@@ -158,7 +158,3 @@ def apology(reference: str) -> str:
         "Sorry, something went wrong on my side. If it keeps happening, tell an admin "
         f"the reference `{reference}`."
     )
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}

@@ -3,16 +3,18 @@ zone, from one paginated `users.list` pass per scheduler run plus `conversations
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
 
-from handlers.slack_sending import ChannelNames, slack_outcomes
+from handlers.slack_sending import RELIST_SECONDS, ChannelNames, slack_outcomes
 from people.survey_definitions import SurveyDefinition
 from people.surveys import Member
 
 SLACKBOT = "USLACKBOT"
+PEOPLE_TTL_SECONDS = 15 * 60.0
 
 
 class SlackDirectory:
@@ -21,11 +23,14 @@ class SlackDirectory:
 
     def __init__(self, client: WebClient, channels: ChannelNames) -> None:
         self.client, self.channels = client, channels
-        self._people: dict[str, dict[str, Any]] | None = None
+        self._people: dict[str, dict[str, Any]] = {}
+        self._listed_at: float | None = None
 
-    def people(self) -> dict[str, dict[str, Any]]:
-        """Every active person (no bots, no deactivated accounts), fetched once per run."""
-        if self._people is None:
+    def people(self, refresh_after: float = PEOPLE_TTL_SECONDS) -> dict[str, dict[str, Any]]:
+        """Every active person (no bots, no deactivated accounts); `users.list` is paged
+        through again only when the last listing is older than `refresh_after` seconds, so the
+        scheduler does not walk the whole directory on every run."""
+        if self._listed_at is None or time.monotonic() - self._listed_at > refresh_after:
             with slack_outcomes():
                 self._people = {
                     u["id"]: u
@@ -33,14 +38,21 @@ class SlackDirectory:
                     for u in page.get("members", [])
                     if not (u.get("deleted") or u.get("is_bot") or u["id"] == SLACKBOT)
                 }
+            self._listed_at = time.monotonic()
         return self._people
 
     def zones(self, user_ids: Sequence[str]) -> dict[str, str | None]:
-        people = self.people() if user_ids else {}
+        """Time zones; someone not seen before (a new hire) makes the list be read again."""
+        if not user_ids:
+            return {}
+        people = self.people()
+        if any(u not in people for u in user_ids):
+            people = self.people(refresh_after=RELIST_SECONDS)
         return {u: (people.get(u) or {}).get("tz") for u in user_ids}
 
     def audience(self, definition: SurveyDefinition) -> list[Member]:
-        people = self.people()
+        """Listed afresh: a round is planned once, and must include everyone there today."""
+        people = self.people(refresh_after=0)
         with slack_outcomes():
             if not definition.channels:
                 return [Member(uid, u.get("tz")) for uid, u in people.items()]

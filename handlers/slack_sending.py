@@ -9,8 +9,9 @@ reached Slack (a 500, a timeout, a process killed after posting), the caller pas
 from __future__ import annotations
 
 import re
+import time
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,6 +22,7 @@ from people.outbox import Delivered, GiveUp, RetryLater
 
 METADATA_TYPE = "lepton_message"
 HISTORY_LOOKBACK = 200
+RELIST_SECONDS = 60.0
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 NEVER_WORKS = frozenset(
     {
@@ -100,31 +102,46 @@ def dm_channel(client: WebClient, user_id: str) -> str:
 
 
 class ChannelNames:
-    """Channel ids for the `#name`s people write in config files, looked up once per run; the
-    bot joins a public channel it is asked to post in."""
+    """Channel ids for the `#name`s people write in config files, listed once and listed again
+    only when a name is missing (a channel created since); the bot joins a public channel it
+    is asked to post in."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
-        self._ids: dict[str, str] | None = None
+        self._ids: dict[str, str] = {}
+        self._listed_at: float | None = None
 
     def id(self, ref: str) -> str:
         if CHANNEL_ID.match(ref):
             return ref
         name = ref.removeprefix("#")
-        if self._ids is None:
-            self._ids = {}
+        stale = self._listed_at is None or time.monotonic() - self._listed_at > RELIST_SECONDS
+        if name not in self._ids and stale:
             with slack_outcomes():
-                for page in self.client.conversations_list(
-                    types="public_channel,private_channel", exclude_archived=True, limit=200
-                ):
-                    self._ids |= {c["name"]: c["id"] for c in page.get("channels", [])}
+                self._ids = {
+                    c["name"]: c["id"]
+                    for page in self.client.conversations_list(
+                        types="public_channel,private_channel", exclude_archived=True, limit=200
+                    )
+                    for c in page.get("channels", [])
+                }
+            self._listed_at = time.monotonic()
         if name not in self._ids:
             raise GiveUp("channel_not_found")
         return self._ids[name]
 
-    def join(self, channel_id: str) -> None:
+    def deliver(self, ref: str, send: Callable[[str], Delivered]) -> Delivered:
+        """`send` to the channel `ref` names; a public channel the bot is not in is joined
+        first, so a digest channel works without an /invite."""
+        channel = self.id(ref)
+        try:
+            return send(channel)
+        except RetryLater as error:
+            if error.reason != "not_in_channel":
+                raise
         with slack_outcomes():
-            self.client.conversations_join(channel=channel_id)
+            self.client.conversations_join(channel=channel)
+        return send(channel)
 
 
 def _key(message: dict[str, Any]) -> str | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.blocks import Block, button, escape, link
+from handlers.blocks import Block, button, clip, context, escape, link, section
 from handlers.modals import text_input
 from people.survey_definitions import Question, SurveyDefinition
 from people.surveys import COMMENT_LIMIT, RoundInfo
@@ -40,7 +40,7 @@ def invitation_blocks(
     answers = answers or {}
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": definition.title[:150]}},
-        _section(
+        section(
             "A quick, anonymous pulse survey. Nobody (not your manager, not Lepton's admins) "
             "sees your answers: results only appear as totals of "
             f"{definition.anonymity_threshold} or more people. "
@@ -52,15 +52,15 @@ def invitation_blocks(
         text = f"*{number}. {escape(question.text)}*"
         if chosen is not None:
             text += f"\n:white_check_mark: You answered *{escape(question.label(chosen))}*"
-        blocks.append(_section(text))
+        blocks.append(section(text))
         blocks.append(_choices(round.id, token, question, chosen))
         if question.kind == "enps":
-            blocks.append(_context("0 = not at all likely · 10 = extremely likely"))
+            blocks.append(context("0 = not at all likely · 10 = extremely likely"))
     if definition.comment:
         text = f"*{escape(definition.comment)}* (optional)"
         if comment:
-            text += f"\n:white_check_mark: Your comment: _{escape(_clip(comment, 300))}_"
-        blocks.append(_section(text))
+            text += f"\n:white_check_mark: Your comment: _{escape(clip(comment, 300))}_"
+        blocks.append(section(text))
         label = "Edit your comment" if comment else "Add a comment"
         blocks.append(
             {
@@ -76,7 +76,7 @@ def invitation_blocks(
         if recorded
         else "Tap an answer to record it; you can change it until the survey closes."
     )
-    blocks.append(_context(f"{status} {OPT_OUT_HINT}"))
+    blocks.append(context(f"{status} {OPT_OUT_HINT}"))
     return blocks
 
 
@@ -103,7 +103,7 @@ def comment_modal(
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            _section(
+            section(
                 f"{escape(definition.comment or 'Anything else?')}\nAnonymous: shown to managers "
                 f"only among {definition.anonymity_threshold} or more responses, in random order."
                 " Leave out names and details that would identify you."
@@ -132,13 +132,13 @@ def surveys_list_blocks(
     definitions: list[SurveyDefinition], latest: dict[str, RoundInfo | None]
 ) -> list[Block]:
     if not definitions:
-        return [_section("No surveys are defined. Add them to the survey file (LEPTON_SURVEYS).")]
+        return [section("No surveys are defined. Add them to the survey file (LEPTON_SURVEYS).")]
     lines = []
     for d in definitions:
         info = latest.get(d.key)
         state = "never run" if info is None else f"round {info.number} " + _state(info)
         lines.append(f"• `{d.key}` *{escape(d.title)}*: {state}")
-    return [_section("*Surveys*\n" + "\n".join(lines))]
+    return [section("*Surveys*\n" + "\n".join(lines))]
 
 
 def survey_blocks(definition: SurveyDefinition, rounds: list[RoundInfo]) -> list[Block]:
@@ -164,7 +164,7 @@ def survey_blocks(definition: SurveyDefinition, rounds: list[RoundInfo]) -> list
             + (f", waiting {r.pending}" if r.pending else "")
             + (f", failed {r.failed}" if r.failed else "")
         )
-    return [_section("\n".join(lines))]
+    return [section("\n".join(lines))]
 
 
 def _state(info: RoundInfo) -> str:
@@ -197,15 +197,3 @@ def _value(round_id: int, token: str, question: str | None = None, value: int | 
 def _duration(delta: Any) -> str:
     hours = int(delta.total_seconds() // 3600)
     return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}

@@ -10,7 +10,7 @@ from handlers.slack_sending import ChannelNames, dm_channel, post_once, upload_o
 from handlers.survey_blocks import invitation_blocks, invitation_text, reminder_text
 from handlers.survey_digest_blocks import digest_blocks, digest_fallback_text
 from models import SurveyDelivery, SurveyDigestPost, SurveyReminder
-from people.outbox import Delivered, RetryLater, Skip
+from people.outbox import Delivered, Skip
 from people.survey_chart import trend_chart_png
 from people.surveys import Couriers, Surveys
 
@@ -53,14 +53,9 @@ class SlackSurveyCouriers:
         )
 
     def post_digest(self, post: SurveyDigestPost, retry: bool) -> Delivered:
-        channel = self.channels.id(post.channel)
-        try:
-            return self._post_digest_part(post, channel, retry)
-        except RetryLater as error:
-            if error.reason != "not_in_channel":
-                raise
-            self.channels.join(channel)
-            return self._post_digest_part(post, channel, retry)
+        return self.channels.deliver(
+            post.channel, lambda channel: self._post_digest_part(post, channel, retry)
+        )
 
     def _post_digest_part(self, post: SurveyDigestPost, channel: str, retry: bool) -> Delivered:
         definition, digest = self.surveys.digest_of_round(post.round_id)

@@ -8,7 +8,7 @@ go through `escape`, so a comment cannot ping @channel or smuggle in a link.
 
 from __future__ import annotations
 
-from handlers.blocks import SECTION_LIMIT, Block, escape
+from handlers.blocks import SECTION_LIMIT, Block, clip, context, escape, section
 from people.survey_definitions import SurveyDefinition
 from people.survey_digest import (
     Digest,
@@ -32,30 +32,30 @@ def digest_blocks(digest: Digest, definition: SurveyDefinition) -> list[Block]:
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": _clip(escape(f"{digest.title}, round {digest.round_number}"), HEADER_LIMIT),
+                "text": clip(escape(f"{digest.title}, round {digest.round_number}"), HEADER_LIMIT),
             },
         },
-        _context(
+        context(
             f"{digest.responded} of {digest.asked} answered ({digest.response_rate:.0%}) · "
             f"opened {digest.opened_on.isoformat()}"
         ),
     ]
     if digest.withheld:
-        return [*blocks, _section(f":lock: {digest.withheld_reason}")]
+        return [*blocks, section(f":lock: {digest.withheld_reason}")]
     for number, summary in enumerate(digest.questions, start=1):
-        blocks.append(_section(_question_text(number, summary, digest)))
+        blocks.append(section(_question_text(number, summary, digest)))
     if digest.segments:
         lines = [
             f"• *{escape(s.name)}* ({s.responded} answers): {escape(segment_values(s, digest))}"
             for s in digest.segments
         ]
-        blocks.append(_section("*By channel*\n" + "\n".join(lines)))
+        blocks.append(section("*By channel*\n" + "\n".join(lines)))
     elif digest.segments_hidden:
-        blocks.append(_context(f":lock: {digest.segments_hidden_reason}"))
+        blocks.append(context(f":lock: {digest.segments_hidden_reason}"))
     if digest.themes:
-        blocks.append(_section("*Themes:* " + ", ".join(escape(t) for t in digest.themes)))
+        blocks.append(section("*Themes:* " + ", ".join(escape(t) for t in digest.themes)))
     if digest.comments:
-        blocks.append(_section(f"*Comments* ({len(digest.comments)}, in random order)"))
+        blocks.append(section(f"*Comments* ({len(digest.comments)}, in random order)"))
         blocks.extend(_comment_blocks(digest.comments, MESSAGE_BLOCK_LIMIT - len(blocks)))
     return blocks[:MESSAGE_BLOCK_LIMIT]
 
@@ -91,7 +91,7 @@ def _comment_blocks(comments: tuple[str, ...], room: int) -> list[Block]:
     current = ""
     shown = 0
     for comment in comments:
-        quoted = "> " + _clip(escape(comment), COMMENT_LIMIT).replace("\n", "\n> ")
+        quoted = "> " + clip(escape(comment), COMMENT_LIMIT).replace("\n", "\n> ")
         joined = f"{current}\n{quoted}" if current else quoted
         if len(joined) <= SECTION_LIMIT:
             current = joined
@@ -103,26 +103,7 @@ def _comment_blocks(comments: tuple[str, ...], room: int) -> list[Block]:
         shown += 1
     if current:
         texts.append(current)
-    blocks = [_section(text) for text in texts]
+    blocks = [section(text) for text in texts]
     if shown < len(comments):
-        blocks.append(_context(f"{len(comments) - shown} more comments did not fit here."))
+        blocks.append(context(f"{len(comments) - shown} more comments did not fit here."))
     return blocks
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}]}
-
-
-def _clip(text: str, limit: int) -> str:
-    """Escaped text cut to `limit` with "…", never through the middle of an `&amp;` entity."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    ampersand = cut.rfind("&", max(0, len(cut) - 5))
-    if ampersand != -1 and ";" not in cut[ampersand:]:
-        cut = cut[:ampersand]
-    return cut.rstrip() + "…"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from handlers.blocks import Block, button, escape, link
+from handlers.blocks import Block, button, context, escape, link, section
 from people.training import SNOOZE_DAYS, AssignmentView, CompletionReport, OpenAssignment
 from people.training_recommendations import ModuleSuggestion
 
@@ -52,9 +52,9 @@ def nudge_blocks(
         actions.append({**button("Open", OPEN, value), "url": url})
     more = f"You have {others} other open training{'s' if others != 1 else ''}. " if others else ""
     return [
-        _section(f"{lead}{title} {due_phrase(assignment.due_at, now)}."),
+        section(f"{lead}{title} {due_phrase(assignment.due_at, now)}."),
         {"type": "actions", "block_id": "nudge", "elements": actions},
-        _context(f"{more}{TRAIN_HINT} I nudge at most once a day, in your working hours."),
+        context(f"{more}{TRAIN_HINT} I nudge at most once a day, in your working hours."),
     ]
 
 
@@ -64,19 +64,19 @@ def done_blocks(title: str, open_prerequisites: list[str]) -> list[Block]:
         text += " Its prerequisites are still open: " + ", ".join(
             f"`{escape(k)}`" for k in open_prerequisites
         )
-    return [_section(text)]
+    return [section(text)]
 
 
 def snoozed_blocks(title: str, until: datetime) -> list[Block]:
     return [
-        _section(f":zzz: Snoozed *{escape(title)}* until {until:%a %d %b}. I will remind you then.")
+        section(f":zzz: Snoozed *{escape(title)}* until {until:%a %d %b}. I will remind you then.")
     ]
 
 
 def progress_blocks(views: list[AssignmentView], now: datetime) -> list[Block]:
     """`/lepton train` and the App Home: open assignments with Done buttons, then done ones."""
     if not views:
-        return [_section("_No training assigned to you. `/lepton train suggest` finds some._")]
+        return [section("_No training assigned to you. `/lepton train suggest` finds some._")]
     open_ = [v for v in views if v.completed_at is None][:MAX_LISTED]
     done = [v for v in views if v.completed_at is not None]
     blocks: list[Block] = []
@@ -101,14 +101,14 @@ def progress_blocks(views: list[AssignmentView], now: datetime) -> list[Block]:
         )
     total = len(views)
     blocks.append(
-        _context(f"{len(done)} of {total} done. `/lepton train done <module>` marks one done.")
+        context(f"{len(done)} of {total} done. `/lepton train done <module>` marks one done.")
     )
     return blocks
 
 
 def suggestion_blocks(suggestions: list[ModuleSuggestion]) -> list[Block]:
     if not suggestions:
-        return [_section("_No suggestions yet: search and rate answers, and I will learn._")]
+        return [section("_No suggestions yet: search and rate answers, and I will learn._")]
     return [
         {
             "type": "section",
@@ -129,7 +129,7 @@ def training_digest_blocks(report: CompletionReport, week: str) -> list[Block]:
     rate = f"{report.done / report.assigned:.0%}" if report.assigned else "0%"
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"Training, week {week}"}},
-        _context(
+        context(
             f"{plural(report.people, 'person', 'people')} · {report.assigned} assigned · "
             f"{report.done} done ({rate}) · {report.overdue} overdue"
         ),
@@ -143,11 +143,11 @@ def training_digest_blocks(report: CompletionReport, week: str) -> list[Block]:
     chunk: list[str] = []
     for line in lines:
         if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
-            blocks.append(_section("\n".join(chunk)))
+            blocks.append(section("\n".join(chunk)))
             chunk = []
         chunk.append(line)
     if chunk:
-        blocks.append(_section("\n".join(chunk)))
+        blocks.append(section("\n".join(chunk)))
     return blocks[:50]
 
 
@@ -159,11 +159,3 @@ def training_digest_text(report: CompletionReport, week: str) -> str:
 
 def plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}

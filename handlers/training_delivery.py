@@ -15,7 +15,7 @@ from handlers.training_blocks import (
     training_digest_text,
 )
 from models import Nudge, TrainingDigestPost
-from people.outbox import Delivered, RetryLater, Skip
+from people.outbox import Delivered, Skip
 from people.training import Training
 from people.training_chart import completion_chart_png
 from people.training_schedule import still_wanted
@@ -46,14 +46,9 @@ class SlackTrainingCouriers:
         )
 
     def digest(self, post: TrainingDigestPost, retry: bool) -> Delivered:
-        channel = self.channels.id(post.channel)
-        try:
-            return self._digest_part(post, channel, retry)
-        except RetryLater as error:
-            if error.reason != "not_in_channel":
-                raise
-            self.channels.join(channel)
-            return self._digest_part(post, channel, retry)
+        return self.channels.deliver(
+            post.channel, lambda channel: self._digest_part(post, channel, retry)
+        )
 
     def _digest_part(self, post: TrainingDigestPost, channel: str, retry: bool) -> Delivered:
         report = self.training.completion_report(self.now)

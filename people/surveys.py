@@ -34,7 +34,7 @@ from models import (
     SurveyResponse,
     SurveyRound,
 )
-from models.sending import PENDING, SENT, SKIPPED
+from models.sending import FAILED, PENDING, SENDING, SENT, SKIPPED
 from models.session import upsert_insert
 from people.outbox import LEASE, Send, Tally, dispatch
 from people.survey_definitions import SurveyDefinition
@@ -43,6 +43,7 @@ from people.survey_schedule import due_date, reminder_moment, send_moment, zone
 
 COMMENT_LIMIT = 2000
 DIGEST_PARTS = ("summary", "chart")
+TREND_ROUNDS = 8
 NOT_YOURS = "This survey was not sent to you, so nothing was recorded."
 
 log = logging.getLogger(__name__)
@@ -355,7 +356,7 @@ class Surveys:
             session.flush()
             return Recorded(
                 definition,
-                _info(session, row, definition.key),
+                _info(session, row, definition.key, counted=False),
                 dict(response.answers),
                 response.comment,
             )
@@ -371,7 +372,7 @@ class Surveys:
             )
             return Recorded(
                 definition,
-                _info(session, row, definition.key),
+                _info(session, row, definition.key, counted=False),
                 dict(response.answers) if response else {},
                 response.comment if response else None,
             )
@@ -382,7 +383,7 @@ class Surveys:
             survey = session.get_one(Survey, row.survey_id)
             return Invitation(
                 SurveyDefinition.from_json(survey.definition),
-                _info(session, row, survey.key),
+                _info(session, row, survey.key, counted=False),
                 new_token(),
             )
 
@@ -449,10 +450,13 @@ class Surveys:
             chosen = next((r for r in rows if r.number == number), None) if number else rows[-1]
             if chosen is None:
                 raise SurveyError(f"Survey `{key}` has no round {number}.")
-            results = {r.id: _results(session, r) for r in rows if r.number <= chosen.number}
+            used = [r for r in rows if r.number <= chosen.number][-TREND_ROUNDS:]
+            results = {r.id: _results(session, r) for r in used}
             definition = SurveyDefinition.from_json(survey.definition)
         current = results.pop(chosen.id)
-        return definition, build_digest(definition, current, list(results.values()), rng)
+        return definition, build_digest(
+            definition, current, list(results.values()), rng, TREND_ROUNDS
+        )
 
     def digest_of_round(self, round_id: int) -> tuple[SurveyDefinition, Digest]:
         info = self.round(round_id)
@@ -534,6 +538,7 @@ class Surveys:
                     select(SurveyDelivery.user_id, SurveyDelivery.tz).where(
                         SurveyDelivery.round_id == row.id,
                         SurveyDelivery.status == SENT,
+                        SurveyDelivery.message_ts.is_not(None),
                         SurveyDelivery.responded.is_(False),
                         SurveyDelivery.sent_at < row.closes_at - definition.remind_before,
                         SurveyDelivery.user_id.not_in(planned),
@@ -639,7 +644,19 @@ def _open_rounds(survey_id: int) -> Any:
     )
 
 
-def _info(session: Session, row: SurveyRound, key: str) -> RoundInfo:
+def _info(session: Session, row: SurveyRound, key: str, counted: bool = True) -> RoundInfo:
+    """The round; with `counted`, also who was asked, answered, reminded (three queries over
+    the round, which a single invitation or answer does not need)."""
+    if not counted:
+        return RoundInfo(
+            id=row.id,
+            survey_key=key,
+            number=row.number,
+            send_on=date.fromisoformat(row.send_on),
+            opened_at=row.opened_at,
+            closes_at=row.closes_at,
+            closed_at=row.closed_at,
+        )
     counts: dict[str, int] = dict(
         session.execute(
             select(SurveyDelivery.status, func.count())
@@ -666,8 +683,8 @@ def _info(session: Session, row: SurveyRound, key: str) -> RoundInfo:
         asked=counts.get(SENT, 0),
         responded=responded or 0,
         reminded=reminded or 0,
-        pending=counts.get(PENDING, 0) + counts.get("sending", 0),
-        failed=counts.get("failed", 0),
+        pending=counts.get(PENDING, 0) + counts.get(SENDING, 0),
+        failed=counts.get(FAILED, 0),
     )
 
 

@@ -339,14 +339,18 @@ class Training:
 
     # The scheduler's and managers' side
 
-    def open_assignments(self, now: datetime) -> list[OpenAssignment]:
-        """Every unfinished assignment that has a due date, soonest first."""
+    def open_assignments(
+        self, now: datetime, assignment_id: int | None = None
+    ) -> list[OpenAssignment]:
+        """Every unfinished assignment that has a due date, soonest first (or just one)."""
         query = (
             select(Assignment, TrainingModule.key, TrainingModule.title)
             .join(TrainingModule, TrainingModule.id == Assignment.module_id)
             .where(Assignment.completed_at.is_(None), Assignment.due_at.is_not(None))
             .order_by(Assignment.due_at, Assignment.id)
         )
+        if assignment_id is not None:
+            query = query.where(Assignment.id == assignment_id)
         with self.sessions() as session:
             return [
                 OpenAssignment(

@@ -126,22 +126,6 @@ def recommend_modules(
     return sorted(suggestions, key=lambda s: (-s.score, s.title, s.key))[:limit]
 
 
-def enrollable(sessions: sessionmaker[Session], user_id: str, module_key: str) -> bool:
-    """Whether the enrol button may assign this module: it exists and the person lacks it."""
-    with sessions() as session:
-        module_id = session.scalar(
-            select(TrainingModule.id).where(TrainingModule.key == module_key)
-        )
-        if module_id is None:
-            return False
-        existing = session.scalar(
-            select(Assignment.id).where(
-                Assignment.user_id == user_id, Assignment.module_id == module_id
-            )
-        )
-        return existing is None
-
-
 def _catalogue(session: Session) -> list[_Module]:
     rows = session.scalars(
         select(TrainingModule)

@@ -187,14 +187,8 @@ def _same(nudge: Nudge, plan: PlannedNudge) -> bool:
 
 def still_wanted(training: Training, nudge: Nudge, now: datetime) -> OpenAssignment | None:
     """Checked just before sending: the assignment is still open and not snoozed past now."""
-    return next(
-        (
-            a
-            for a in training.open_assignments(now)
-            if a.assignment_id == nudge.assignment_id and not a.snoozed
-        ),
-        None,
-    )
+    found = training.open_assignments(now, nudge.assignment_id)
+    return next((a for a in found if not a.snoozed), None)
 
 
 def digest_week(now: datetime) -> str | None:

@@ -10,6 +10,14 @@ from pathlib import Path
 LEPTON = Path(sys.executable).parent / "lepton"
 
 
+def lepton_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without Lepton's or Slack's settings, plus `extra`: what a subprocess
+    sees is only what the test says."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LEPTON_"))}
+    clean.pop("DATABASE_URL", None)
+    return {**clean, **(extra or {})}
+
+
 def run_lepton(
     *args: str,
     env: dict[str, str] | None = None,
@@ -17,14 +25,11 @@ def run_lepton(
     timeout: float = 300,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LEPTON_"))}
-    clean.pop("DATABASE_URL", None)
-    clean.update(env or {})
     return subprocess.run(
         [str(LEPTON), *args],
         capture_output=True,
         text=True,
-        env=clean,
+        env=lepton_env(env),
         cwd=cwd,
         timeout=timeout,
         check=False,

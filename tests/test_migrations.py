@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 
 from bot import migrate as migrations
 from bot.migrate import include_name, target_metadata
+from models import SurveyDelivery, SurveyRound, make_session_factory
 
 OPENED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -88,9 +89,9 @@ def test_survey_rows_written_before_0003_keep_their_state(engine: Engine) -> Non
             )
         )
     migrations.upgrade(engine)
-    with engine.connect() as conn:
-        row = conn.execute(text("SELECT channel_id, not_before FROM survey_deliveries")).one()
-        send_on = conn.execute(text("SELECT send_on FROM survey_rounds")).scalar_one()
-    assert row.channel_id == "D1"
-    assert row.not_before is not None
+    with make_session_factory(engine)() as session:
+        delivery = session.scalars(select(SurveyDelivery)).one()
+        send_on = session.scalars(select(SurveyRound.send_on)).one()
+    assert delivery.channel_id == "D1"
+    assert delivery.not_before == OPENED, "never sent: due from when its round opened"
     assert send_on == "2026-11-02"

@@ -3,7 +3,6 @@ through the environment, talking to a local stand-in for the Slack Web API."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -19,7 +18,7 @@ import pytest
 
 from bot.local_slack import LocalSlack, Workspace
 from bot.slack_payloads import Actor, command
-from tests.helpers import LEPTON, run_lepton
+from tests.helpers import LEPTON, lepton_env, run_lepton
 from tests.slack_app import EXAMPLES, SECRET, TEAM, wait_for
 
 TOKEN = "xoxb-serve-process-token"
@@ -113,12 +112,10 @@ def test_serve_listens_once_ready_and_answers_signed_commands(
         assert done.returncode == 0, done.stderr
 
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LEPTON_"))}
-    clean.pop("DATABASE_URL", None)
     server = Server(
         subprocess.Popen(
             [str(LEPTON), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**clean, **env},
+            env=lepton_env(env),
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -475,7 +475,12 @@ def test_a_closed_round_posts_its_digest_and_trend_chart(app: RunningApp) -> Non
     assert "Standups run long" in text
     charts = [u for u in app.workspace.uploads() if u.data and u.data.startswith(b"\x89PNG")]
     assert len(charts) == 1 and charts[0].channels == (LEADS,)
-    assert app.services.scheduled_work(datetime.now(UTC)).surveys.digests.sent == 0, "posted once"
+    posted, uploaded = len(app.workspace.messages(LEADS)), len(app.workspace.uploads())
+    assert app.services.scheduled_work(datetime.now(UTC)).surveys.digests.sent == 0
+    assert (len(app.workspace.messages(LEADS)), len(app.workspace.uploads())) == (
+        posted,
+        uploaded,
+    ), "posted once"
 
 
 def test_app_home_shows_a_waiting_survey_until_it_is_answered(app: RunningApp) -> None:

@@ -175,9 +175,11 @@ def test_workers_racing_or_dying_send_each_nudge_once(world: World, engine: Engi
     other_engine = create_db_engine(engine.url.render_as_string(hide_password=False))
     other = Services(settings, other_engine)
     errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
 
     def work(services: Services) -> None:
         try:
+            barrier.wait()
             for minutes in range(0, 30, 2):
                 services.scheduled_work(start + timedelta(minutes=minutes))
         except BaseException as error:
@@ -188,6 +190,7 @@ def test_workers_racing_or_dying_send_each_nudge_once(world: World, engine: Engi
         thread.start()
     for thread in threads:
         thread.join(180)
+        assert not thread.is_alive()
     with world.services.sessions() as session:  # a worker killed mid-send left this claim
         session.execute(
             update(Nudge)
@@ -199,6 +202,10 @@ def test_workers_racing_or_dying_send_each_nudge_once(world: World, engine: Engi
     other_engine.dispose()
     assert errors == []
     assert {u: len(world.nudges(u)) for u in crowd} == dict.fromkeys(crowd, 1)
+    with world.services.sessions() as session:
+        first = session.scalars(select(Nudge.status).where(Nudge.user_id == crowd[0])).all()
+        sending = session.scalars(select(Nudge).where(Nudge.status == "sending")).all()
+    assert "sent" in first and sending == [], "the dead worker's claim was finished"
 
 
 def test_the_weekly_digest_counts_without_naming_anyone(world: World) -> None:

@@ -25,7 +25,6 @@ from models import (
 from people.training_recommendations import (
     REASON_POPULAR,
     ModuleSuggestion,
-    enrollable,
     recommend_modules,
 )
 
@@ -276,10 +275,3 @@ def test_no_modules_no_suggestions(engine: Engine, embedder: Embedder) -> None:
     migrations.upgrade(engine)
     sessions = make_session_factory(engine)
     assert recommend_modules(sessions, embedder, SEARCHER, NOW) == []
-
-
-def test_enrollable_only_for_existing_modules_the_person_lacks(world: World) -> None:
-    assert enrollable(world.sessions, SEARCHER, "incident-response")
-    world.assign(SEARCHER, "incident-response", completed=False)
-    assert not enrollable(world.sessions, SEARCHER, "incident-response")
-    assert not enrollable(world.sessions, SEARCHER, "no-such-module")
