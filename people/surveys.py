@@ -17,7 +17,7 @@ import logging
 import random
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -647,16 +647,17 @@ def _open_rounds(survey_id: int) -> Any:
 def _info(session: Session, row: SurveyRound, key: str, counted: bool = True) -> RoundInfo:
     """The round; with `counted`, also who was asked, answered, reminded (three queries over
     the round, which a single invitation or answer does not need)."""
+    info = RoundInfo(
+        id=row.id,
+        survey_key=key,
+        number=row.number,
+        send_on=date.fromisoformat(row.send_on),
+        opened_at=row.opened_at,
+        closes_at=row.closes_at,
+        closed_at=row.closed_at,
+    )
     if not counted:
-        return RoundInfo(
-            id=row.id,
-            survey_key=key,
-            number=row.number,
-            send_on=date.fromisoformat(row.send_on),
-            opened_at=row.opened_at,
-            closes_at=row.closes_at,
-            closed_at=row.closed_at,
-        )
+        return info
     counts: dict[str, int] = dict(
         session.execute(
             select(SurveyDelivery.status, func.count())
@@ -672,14 +673,8 @@ def _info(session: Session, row: SurveyRound, key: str, counted: bool = True) ->
     reminded = session.scalar(
         select(func.count()).where(SurveyReminder.round_id == row.id, SurveyReminder.status == SENT)
     )
-    return RoundInfo(
-        id=row.id,
-        survey_key=key,
-        number=row.number,
-        send_on=date.fromisoformat(row.send_on),
-        opened_at=row.opened_at,
-        closes_at=row.closes_at,
-        closed_at=row.closed_at,
+    return replace(
+        info,
         asked=counts.get(SENT, 0),
         responded=responded or 0,
         reminded=reminded or 0,
