@@ -3,6 +3,7 @@ services on top, so commands, the Slack app and the worker all share the same pa
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from indexer.index_store import KnowledgeIndex
 from indexer.ingest import Ingestor
 from indexer.questions import Questions
 from indexer.ranker import Ranker
+from indexer.threads import one_thread_per_question
 from people.outbox import RetryLater
 from people.survey_definitions import load_surveys
 from people.surveys import Surveys, TickReport
@@ -40,6 +42,7 @@ from people.training_schedule import TrainingReport, training_tick
 INDEX_DIR = "index"
 log = logging.getLogger(__name__)
 FEEDBACK_REFRESH_SECONDS = 30.0
+FEEDBACK_FILE = "feedback.npz"
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,13 @@ class Services:
 
     @cached_property
     def feedback(self) -> Feedback:
-        """Fitted once now, then refitted in the background whenever ratings change."""
-        feedback = Feedback(self.sessions)
-        feedback.refresh()
-        feedback.refresh_every(FEEDBACK_REFRESH_SECONDS, self.stopping)
+        """The last saved fit at once (fitted now on a first start), then refitted in the
+        background whenever ratings change."""
+        feedback = Feedback(self.sessions, self.settings.lepton_data_dir / FEEDBACK_FILE)
+        saved = feedback.load_saved()
+        if not saved:
+            feedback.refresh()
+        feedback.refresh_every(FEEDBACK_REFRESH_SECONDS, self.stopping, at_once=saved)
         return feedback
 
     @cached_property
@@ -157,6 +163,13 @@ class Services:
 
     def warm_up(self) -> None:
         """Load the model, the index and the learned scores now, so the first question is as
-        fast as the rest; and drop delivery claims too old for Slack to retry."""
+        fast as the rest, each question on one thread; and drop delivery claims
+        too old for Slack to retry. What is loaded by then lives as long as the process, so it
+        is frozen out of the garbage collector's scans: full collections over the half a
+        million objects of the model and indexes paused every thread, acks included, for up to
+        480 ms (bench/http_burst.py)."""
+        one_thread_per_question()
         self.ranker.rank("warm up", limit=1)
         self.once.forget_old()
+        gc.collect()
+        gc.freeze()

@@ -28,9 +28,10 @@ queries keep using the old one.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
 
 import numpy as np
@@ -248,6 +249,35 @@ class CFModel:
     @property
     def n_users(self) -> int:
         return len(self._user_index)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything the model holds, as arrays for `np.savez`; `from_arrays` reverses it."""
+        arrays = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), np.ndarray)
+        }
+        arrays["user_ids"] = np.array(list(self._user_index), dtype=str)
+        arrays["config"] = np.array(json.dumps(asdict(self.config)))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> CFModel:
+        users = arrays["user_ids"].tolist()
+        held = {
+            f.name: _frozen(np.array(arrays[f.name]))
+            for f in fields(cls)
+            if f.name not in ("config", "_user_index")
+        }
+        return cls(
+            config=CFConfig(**json.loads(str(arrays["config"]))),
+            _user_index=MappingProxyType({u: i for i, u in enumerate(users)}),
+            **held,
+        )
+
+    def nbytes(self) -> int:
+        """Bytes of the model's arrays (the user-id map comes on top)."""
+        return sum(value.nbytes for value in vars(self).values() if isinstance(value, np.ndarray))
 
     @property
     def n_items(self) -> int:

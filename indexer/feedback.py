@@ -10,9 +10,12 @@ blocks an answer.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -42,12 +45,62 @@ class FeedbackSnapshot:
     def priors(self, snippet_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         return np.array([self.prior.get(int(i), 0.0) for i in snippet_ids], dtype=np.float32)
 
+    def save(self, path: Path) -> None:
+        """Written whole to a temporary file, then moved into place."""
+        model = self.model.to_arrays() if self.model else {}
+        arrays = {f"model_{k}": v for k, v in model.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("wb") as out:
+            np.savez(
+                out,
+                prior_ids=np.fromiter(self.prior.keys(), dtype=np.int64, count=len(self.prior)),
+                prior_values=np.fromiter(self.prior.values(), dtype=np.float64),
+                signature_count=np.array(self.signature[0]),
+                signature_latest=np.array(self.signature[1]),
+                **arrays,
+            )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> FeedbackSnapshot | None:
+        """The saved snapshot, or None when there is none or it cannot be read."""
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                arrays = {k: saved[k] for k in saved.files}
+        except (OSError, ValueError, zipfile.BadZipFile):
+            return None
+        try:
+            model_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("model_")}
+            return cls(
+                model=CFModel.from_arrays(model_arrays) if model_arrays else None,
+                prior=dict(
+                    zip(arrays["prior_ids"].tolist(), arrays["prior_values"].tolist(), strict=True)
+                ),
+                signature=(int(arrays["signature_count"]), str(arrays["signature_latest"])),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
 
 class Feedback:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], store: Path | None = None) -> None:
         self.sessions = sessions
+        self.store = store
         self._snapshot = FeedbackSnapshot()
         self._refreshing = threading.Lock()
+
+    def load_saved(self) -> bool:
+        """Start from the last saved fit, current or not; False when there is none."""
+        snapshot = FeedbackSnapshot.load(self.store) if self.store else None
+        if snapshot is None:
+            return False
+        self._snapshot = snapshot
+        return True
+
+    def is_current(self) -> bool:
+        with self.sessions() as session:
+            return self._signature(session) == self._snapshot.signature
 
     def current(self) -> FeedbackSnapshot:
         return self._snapshot
@@ -147,14 +200,24 @@ class Feedback:
             )
             self._snapshot = snapshot
             log.info("feedback model refreshed from %d ratings", len(rows))
+            if self.store is not None:
+                try:
+                    snapshot.save(self.store)
+                except OSError:
+                    log.exception("could not save the feedback model; it will be refitted")
             return snapshot
 
-    def refresh_every(self, seconds: float, stop: threading.Event) -> threading.Thread:
+    def refresh_every(
+        self, seconds: float, stop: threading.Event, at_once: bool = False
+    ) -> threading.Thread:
         """Refit in a daemon thread whenever the ratings changed, checking every `seconds`
-        until `stop` is set; queries keep using the previous snapshot meanwhile."""
+        (and straight away with `at_once`) until `stop` is set; queries keep using the previous
+        snapshot meanwhile."""
 
         def loop() -> None:
-            while not stop.wait(seconds):
+            wait = 0.0 if at_once else seconds
+            while not stop.wait(wait):
+                wait = seconds
                 try:
                     self.refresh()
                 except Exception:  # a failed refit must not end learning for good

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.chunking import embedding_text
 from indexer.embedding import Embedder, from_bytes, stored_embedding
-from indexer.lexical import LexicalIndex
-from indexer.vector_index import IndexMeta, VectorIndex
+from indexer.lexical import LexicalBuilder, LexicalIndex
+from indexer.vector_index import IndexMeta, VectorIndex, training_size
 from models import IndexState, Snippet, SnippetEmbedding
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,18 @@ class KnowledgeIndex:
         loaded = VectorIndex.load(self.directory)
         if loaded is not None:
             index, meta = loaded
-            if meta.version == version and meta.model == self.embedder.name:
+            current = meta.version == version and meta.model == self.embedder.name
+            if current and index.fits():
                 self.index, self.version = index, version
+                self._open_lexical()
                 return self
             log.warning(
-                "index on disk is at version %s (%s), database at %s (%s): rebuilding",
+                "index on disk (version %s, %s, %s vectors as %s) does not suit the database "
+                "(version %s, %s): rebuilding",
                 meta.version,
                 meta.model,
+                meta.count,
+                meta.kind,
                 version,
                 self.embedder.name,
             )
@@ -109,21 +114,32 @@ class KnowledgeIndex:
         return True
 
     def rebuild(self) -> None:
-        """Rebuild from stored embeddings, streamed in batches; nothing is re-embedded."""
+        """Rebuild from stored embeddings and text, streamed in batches; nothing is re-embedded
+        and neither all vectors nor all texts are ever held at once."""
+        stored = select(SnippetEmbedding.snippet_id).where(
+            SnippetEmbedding.model == self.embedder.name
+        )
         with self.sessions() as session:
             version = index_state(session).version
             session.commit()
-            count = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(SnippetEmbedding)
-                    .where(SnippetEmbedding.model == self.embedder.name)
+            all_ids = np.fromiter(session.scalars(stored), dtype=np.int64)
+            rng = np.random.default_rng(0)
+            wanted = min(len(all_ids), training_size(len(all_ids)))
+            sample = np.sort(rng.choice(all_ids, wanted, replace=False)) if wanted else all_ids[:0]
+            training = np.empty((len(sample), self.embedder.dim), dtype=np.float32)
+            for begin in range(0, len(sample), READ_BATCH):
+                part = sample[begin : begin + READ_BATCH].tolist()
+                rows = session.execute(
+                    select(SnippetEmbedding.vector)
+                    .where(SnippetEmbedding.snippet_id.in_(part))
+                    .order_by(SnippetEmbedding.snippet_id)
                 )
-                or 0
-            )
-            ids = np.empty(count, dtype=np.int64)
-            vectors = np.empty((count, self.embedder.dim), dtype=np.float32)
-            texts: list[str] = []
+                for n, (blob,) in enumerate(rows, begin):
+                    training[n] = from_bytes(blob)
+            index = VectorIndex.empty(self.embedder.dim, len(all_ids), training)
+            del training, all_ids
+            lexical = LexicalBuilder()
+            ids: list[int] = []
             rows = session.execute(
                 select(
                     SnippetEmbedding.snippet_id,
@@ -137,36 +153,52 @@ class KnowledgeIndex:
                 .order_by(SnippetEmbedding.snippet_id)
                 .execution_options(yield_per=READ_BATCH)
             )
-            n = 0
-            for snippet_id, blob, title, section, text in rows:
-                if n == count:
-                    break
-                ids[n], vectors[n] = snippet_id, from_bytes(blob)
-                texts.append(embedding_text(title, section, text))
-                n += 1
-        self.index = VectorIndex.build(self.embedder.dim, ids[:n], vectors[:n])
-        self.lexical = LexicalIndex.build(ids[:n], texts)
+            for part in rows.partitions():
+                index.add(
+                    np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part)),
+                    np.stack([from_bytes(r[1]) for r in part]),
+                )
+                for snippet_id, _, title, section, text in part:
+                    ids.append(snippet_id)
+                    lexical.add(embedding_text(title, section, text))
+        self.index = index
+        self.lexical = lexical.finish(ids)
         self.version = version
         self.save()
+
+    def _open_lexical(self) -> None:
+        """BM25 from disk when it is at this index's version, else rebuilt from stored text."""
+        loaded = LexicalIndex.load(self.directory)
+        if loaded is not None and loaded[1] == self.version:
+            self.lexical = loaded[0]
+            return
+        log.warning("keyword index on disk is missing or stale: rebuilding it")
+        self.rebuild_lexical()
+        self.lexical.save(self.directory, self.version)
 
     def rebuild_lexical(self) -> None:
         """Rebuild BM25 over the snippets the vector index holds, from their stored text."""
         ids = np.sort(self.index.ids())
-        texts: dict[int, str] = {}
+        builder = LexicalBuilder()
+        kept: list[int] = []
         with self.sessions() as session:
             for start in range(0, len(ids), READ_BATCH):
-                part = ids[start : start + READ_BATCH].tolist()
                 rows = session.execute(
-                    select(Snippet.id, Snippet.title, Snippet.section, Snippet.text).where(
-                        Snippet.id.in_(part)
-                    )
+                    select(Snippet.id, Snippet.title, Snippet.section, Snippet.text)
+                    .where(Snippet.id.in_(ids[start : start + READ_BATCH].tolist()))
+                    .order_by(Snippet.id)
                 )
-                texts.update({i: embedding_text(t, s, x) for i, t, s, x in rows})
-        kept = [int(i) for i in ids if int(i) in texts]
-        self.lexical = LexicalIndex.build(kept, [texts[i] for i in kept])
+                for snippet_id, title, section, text in rows:
+                    kept.append(snippet_id)
+                    builder.add(embedding_text(title, section, text))
+        self.lexical = builder.finish(kept)
 
     def save(self) -> None:
-        """Persist both indexes; rebuild BM25 first when its statistics have drifted."""
+        """Persist both indexes; rebuild FAISS first when its layout no longer suits its size,
+        and BM25 when its statistics have drifted."""
+        if not self.index.fits():
+            self.rebuild()
+            return
         if self.lexical.drift > LEXICAL_DRIFT:
             self.rebuild_lexical()
         meta = IndexMeta(

@@ -3,6 +3,7 @@ and index, idempotently.
 
 Documents are written in batches, each batch one transaction that also bumps the index version,
 so a crash leaves whole documents or none, and a stale index is detected and rebuilt on load.
+Chunks are made batch by batch as the documents are written, so only one batch of them is held.
 A changed document keeps the ids (and so the ratings) of the snippets whose text did not change.
 """
 
@@ -15,7 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from tqdm import tqdm
 
 from indexer.chunking import Chunk, chunk_document
@@ -95,30 +96,46 @@ class Ingestor:
         self.knowledge.ensure_current()
         documents = self._unique(loaded.documents, summary)
         existing = self._existing_hashes([d.source for d in documents])
-        pending: list[_Pending] = []
-        for document, derived in zip(documents, derive(documents), strict=True):
-            content_hash = document.content_hash()
-            if existing.get(document.source) == content_hash:
-                summary.documents_unchanged += 1
-                continue
-            chunks = chunk_document(document)
-            if not chunks:
-                summary.skipped.append(Skipped(document.source, "no text to index"))
-                continue
-            pending.append(_Pending(document, derived, content_hash, chunks))
-        total = sum(len(p.chunks) for p in pending)
+        written: set[str] = set()
         with tqdm(
-            total=total, unit="snippet", desc="embedding", disable=not progress or None, leave=False
+            total=len(documents),
+            unit="document",
+            desc="ingesting",
+            disable=not progress or None,
+            leave=False,
         ) as bar:
+            pending = self._pending(documents, existing, summary, bar)
             for batch in self._batches(pending):
                 self._write_batch(batch, existing, summary)
-                bar.update(sum(len(p.chunks) for p in batch))
+                written.update(p.document.source for p in batch)
+                bar.update(len(batch))
         produced = {d.source for d in documents}
         stale = self._stale_sources(produced, loaded, prune_prefixes)
         self._remove(stale, summary)
         self.knowledge.save()
-        summary.snippets_unchanged += self._count_unchanged_snippets(existing, pending, stale)
+        summary.snippets_unchanged += self._count_unchanged_snippets(existing, written, stale)
         return summary
+
+    @staticmethod
+    def _pending(
+        documents: list[SourceDocument],
+        existing: dict[str, str],
+        summary: IngestSummary,
+        bar: tqdm,
+    ) -> Iterator[_Pending]:
+        """Changed documents with their chunks, chunked only when their batch is formed."""
+        for document, derived in zip(documents, derive(documents), strict=True):
+            content_hash = document.content_hash()
+            if existing.get(document.source) == content_hash:
+                summary.documents_unchanged += 1
+                bar.update()
+                continue
+            chunks = chunk_document(document)
+            if not chunks:
+                summary.skipped.append(Skipped(document.source, "no text to index"))
+                bar.update()
+                continue
+            yield _Pending(document, derived, content_hash, chunks)
 
     @staticmethod
     def _unique(documents: list[SourceDocument], summary: IngestSummary) -> list[SourceDocument]:
@@ -143,7 +160,7 @@ class Ingestor:
         return found
 
     @staticmethod
-    def _batches(pending: list[_Pending]) -> Iterator[list[_Pending]]:
+    def _batches(pending: Iterable[_Pending]) -> Iterator[list[_Pending]]:
         batch: list[_Pending] = []
         size = 0
         for item in pending:
@@ -161,32 +178,44 @@ class Ingestor:
         removed: list[int] = []
         to_embed: list[tuple[Snippet, Chunk]] = []
         with self.sessions() as session, session.begin():
+            rows = self._rows(session, [item.document.source for item in batch])
             for item in batch:
-                is_new = item.document.source not in existing
-                removed += self._upsert(session, item, to_embed, summary)
-                if is_new:
-                    summary.documents_added += 1
-                else:
+                row = rows.get(item.document.source)
+                removed += self._upsert(session, item, row, to_embed, summary)
+                if item.document.source in existing:
                     summary.documents_updated += 1
+                else:
+                    summary.documents_added += 1
             session.flush()
-            vectors = self.embedder.encode([chunk.embedding_text for _, chunk in to_embed])
+            texts = [chunk.embedding_text for _, chunk in to_embed]
+            vectors = self.embedder.encode(texts)
             for (snippet, _), vector in zip(to_embed, vectors, strict=True):
                 session.add(stored_embedding(snippet.id, vector, self.embedder))
             version = bump_version(session, self.embedder.name)
         added = [snippet.id for snippet, _ in to_embed]
-        texts = [chunk.embedding_text for _, chunk in to_embed]
         self.knowledge.apply(removed, added, vectors, texts, version)
+
+    @staticmethod
+    def _rows(session: Session, sources: list[str]) -> dict[str, Document]:
+        """A batch's stored documents with their snippets, in two queries rather than two per
+        document."""
+        rows = session.scalars(
+            select(Document)
+            .where(Document.source.in_(sources))
+            .options(selectinload(Document.snippets))
+        )
+        return {row.source: row for row in rows}
 
     def _upsert(
         self,
         session: Session,
         item: _Pending,
+        row: Document | None,
         to_embed: list[tuple[Snippet, Chunk]],
         summary: IngestSummary,
     ) -> list[int]:
-        """Write one document; return ids of snippets removed from it."""
+        """Write one document over its stored row, if any; return ids of snippets removed."""
         doc, derived = item.document, item.derived
-        row = session.scalar(select(Document).where(Document.source == doc.source))
         if row is None:
             row = Document(source=doc.source)
             session.add(row)
@@ -301,9 +330,9 @@ class Ingestor:
             summary.snippets_removed += len(snippet_ids)
 
     def _count_unchanged_snippets(
-        self, existing: dict[str, str], pending: list[_Pending], stale: list[str]
+        self, existing: dict[str, str], written: set[str], stale: list[str]
     ) -> int:
-        changed = {p.document.source for p in pending} | set(stale)
+        changed = written | set(stale)
         unchanged = [s for s in existing if s not in changed]
         total = 0
         with self.sessions() as session:

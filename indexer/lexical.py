@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +32,10 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9+#_.-]*[a-z0-9+#]|[a-z0-9]")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ness", "ies", "ied", "es", "ed", "ly", "s")
 
 
+@lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    """A light suffix stripper: enough to match deploy/deploying/deployed, never clever."""
+    """A light suffix stripper: enough to match deploy/deploying/deployed, never clever.
+    Cached: the same few thousand words recur in every text and every query."""
     if len(word) <= 4 or not word.isalpha():
         return word
     for suffix in _SUFFIXES:
@@ -63,6 +68,45 @@ def _term_counts(tokens: Sequence[list[str]], vocabulary: dict[str, int]) -> spa
     )
 
 
+class LexicalBuilder:
+    """Term counts gathered one text at a time, so a full build holds compact count arrays
+    rather than every text and its tokens (a million snippets' tokens take gigabytes)."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.columns = array("i")
+        self.counts = array("f")
+        self.indptr = array("q", [0])
+        self.lengths = array("f")
+
+    def add(self, text: str) -> None:
+        terms = tokenize(text)
+        tf = Counter(self.vocabulary.setdefault(t, len(self.vocabulary)) for t in terms)
+        self.columns.extend(tf.keys())
+        self.counts.extend(tf.values())
+        self.indptr.append(len(self.columns))
+        self.lengths.append(len(terms))
+
+    def finish(self, ids: Sequence[int]) -> LexicalIndex:
+        n = len(self.lengths)
+        if len(ids) != n:
+            raise ValueError(f"{len(ids)} ids for {n} texts")
+        tf_matrix = sparse.csr_matrix(
+            (
+                np.frombuffer(self.counts, dtype=np.float32),
+                np.frombuffer(self.columns, dtype=np.int32),
+                np.frombuffer(self.indptr, dtype=np.int64),
+            ),
+            shape=(n, len(self.vocabulary)),
+        )
+        df = np.bincount(tf_matrix.indices, minlength=len(self.vocabulary))
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        lengths = np.frombuffer(self.lengths, dtype=np.float32)
+        avg = float(lengths.mean()) if n else 1.0
+        weights = LexicalIndex._weigh(tf_matrix, lengths, idf, avg)
+        return LexicalIndex(self.vocabulary, idf, weights.tocsc(), np.asarray(ids), avg)
+
+
 class LexicalIndex:
     def __init__(
         self,
@@ -75,27 +119,19 @@ class LexicalIndex:
         self.vocabulary = vocabulary
         self.idf = idf
         self.weights = weights
-        self.ids = ids
+        self.weights.sort_indices()
+        self.ids = np.array(ids, dtype=np.int64)
         self.avg_length = avg_length
         self.alive = np.ones(len(ids), dtype=bool)
-        self._row_of = {int(i): r for r, i in enumerate(ids)}
         self.changed_rows = 0
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
-    def build(cls, ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
-        tokens = [tokenize(text) for text in texts]
-        vocabulary: dict[str, int] = {}
-        for terms in tokens:
-            for term in terms:
-                vocabulary.setdefault(term, len(vocabulary))
-        tf_matrix = _term_counts(tokens, vocabulary)
-        n = len(texts)
-        df = np.bincount(tf_matrix.indices, minlength=len(vocabulary))
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        lengths = np.array([len(t) for t in tokens], dtype=np.float32)
-        avg = float(lengths.mean()) if n else 1.0
-        weights = cls._weigh(tf_matrix, lengths, idf, avg)
-        return cls(vocabulary, idf, weights.tocsc(), np.asarray(ids, dtype=np.int64), avg)
+    def build(cls, ids: Sequence[int], texts: Iterable[str]) -> LexicalIndex:
+        builder = LexicalBuilder()
+        for text in texts:
+            builder.add(text)
+        return builder.finish(ids)
 
     @staticmethod
     def _weigh(
@@ -116,31 +152,67 @@ class LexicalIndex:
         cols = {self.vocabulary[t] for t in tokenize(query) if t in self.vocabulary}
         return np.fromiter(cols, dtype=np.int64)
 
+    def _posting(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weights) of one term, rows ascending."""
+        start, stop = self.weights.indptr[col], self.weights.indptr[col + 1]
+        return self.weights.indices[start:stop], self.weights.data[start:stop]
+
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, snippet ids) of the best `k` snippets sharing a term with the query."""
+        """(scores, snippet ids) of the best `k` snippets sharing a term with the query.
+
+        Only the query terms' posting lists are read, so the cost follows how common the terms
+        are, not the size of the corpus."""
         cols = self.query_columns(query)
         if not len(cols) or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        scores = np.asarray(self.weights[:, cols].sum(axis=1)).ravel()
-        scores[~self.alive] = 0
-        hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
-        hits = hits[np.argsort(-scores[hits], kind="stable")]
-        return scores[hits], self.ids[hits]
+        postings = [self._posting(int(c)) for c in cols]
+        rows = np.concatenate([r for r, _ in postings])
+        weights = np.concatenate([w for _, w in postings])
+        if len(postings) > 1:
+            rows, slot = np.unique(rows, return_inverse=True)
+            weights = np.bincount(slot, weights=weights).astype(np.float32)
+        live = self.alive[rows] & (weights > 0)
+        rows, weights = rows[live], weights[live]
+        if len(rows) > k:
+            top = np.argpartition(-weights, k - 1)[:k]
+            rows, weights = rows[top], weights[top]
+        order = np.lexsort((rows, -weights))
+        return weights[order], self.ids[rows[order]]
 
     def scores_for(self, query: str, snippet_ids: Sequence[int]) -> np.ndarray:
         """BM25 of given snippets (0 for unknown ones), for candidates found by dense search."""
         cols = self.query_columns(query)
         out = np.zeros(len(snippet_ids), dtype=np.float32)
-        if not len(cols):
+        if not len(cols) or not len(snippet_ids):
             return out
-        rows = [self._row_of.get(int(i), -1) for i in snippet_ids]
-        known = [n for n, r in enumerate(rows) if r >= 0 and self.alive[r]]
-        if known:
-            picked = self.weights[[rows[n] for n in known]][:, cols]
-            out[known] = np.asarray(picked.sum(axis=1)).ravel()
+        rows = self._rows_of(np.asarray(snippet_ids, dtype=np.int64))
+        known = np.flatnonzero(rows >= 0)
+        wanted = rows[known]
+        for col in cols:
+            posting, weights = self._posting(int(col))
+            if not len(posting):
+                continue
+            at = np.minimum(np.searchsorted(posting, wanted), len(posting) - 1)
+            hit = posting[at] == wanted
+            out[known[hit]] += weights[at[hit]]
         return out
+
+    def _rows_of(self, snippet_ids: np.ndarray) -> np.ndarray:
+        """Row of each live snippet id, -1 for unknown or removed ones."""
+        if self._lookup is None:
+            live = np.flatnonzero(self.alive)
+            order = np.argsort(self.ids[live], kind="stable")
+            self._lookup = (self.ids[live][order], live[order])
+        sorted_ids, rows = self._lookup
+        if not len(sorted_ids):
+            return np.full(len(snippet_ids), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(sorted_ids, snippet_ids), len(sorted_ids) - 1)
+        return np.where(sorted_ids[at] == snippet_ids, rows[at], -1)
+
+    def nbytes(self) -> int:
+        """Bytes of the weight matrix and row arrays (the vocabulary and id map come on top)."""
+        w = self.weights
+        return int(w.data.nbytes + w.indices.nbytes + w.indptr.nbytes + self.ids.nbytes)
 
     @property
     def drift(self) -> float:
@@ -174,19 +246,21 @@ class LexicalIndex:
             self.idf,
             self.avg_length,
         )
-        start = len(self.ids)
         self.weights = sparse.vstack([self.weights, extra], format="csc")
+        self.weights.sort_indices()
         self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
         self.alive = np.concatenate([self.alive, np.ones(len(ids), dtype=bool)])
-        self._row_of.update({int(i): start + n for n, i in enumerate(ids)})
+        self._lookup = None
         self.changed_rows += len(ids)
 
     def remove(self, ids: Sequence[int]) -> None:
-        for snippet_id in ids:
-            row = self._row_of.pop(int(snippet_id), None)
-            if row is not None:
-                self.alive[row] = False
-                self.changed_rows += 1
+        if not len(ids):
+            return
+        rows = self._rows_of(np.asarray(ids, dtype=np.int64))
+        rows = rows[rows >= 0]
+        self.alive[rows] = False
+        self._lookup = None
+        self.changed_rows += len(rows)
 
     def save(self, directory: Path, version: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -222,5 +296,4 @@ class LexicalIndex:
             float(meta["avg_length"]),
         )
         index.alive = stored >= 0
-        index._row_of = {int(i): r for r, i in enumerate(stored) if i >= 0}
         return index, int(meta["version"])

@@ -65,7 +65,7 @@ def derive(documents: Sequence[SourceDocument]) -> list[Derived]:
     """Metadata for every document, in order; fields the document already has are kept."""
     if not documents:
         return []
-    texts = [f"{d.title}\n{d.text}" for d in documents]
+    texts = (f"{d.title}\n{d.text}" for d in documents)  # one pass; no second corpus copy
     vectorizer = TfidfVectorizer(
         stop_words="english",
         token_pattern=TOKEN_PATTERN,

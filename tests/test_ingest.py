@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
+from indexer import vector_index
 from indexer.documents import LoadResult
 from indexer.embedding import Embedder
 from indexer.feedback import Feedback
@@ -257,6 +258,38 @@ def test_index_that_disagrees_with_the_database_is_rebuilt(
     assert_index_agrees(sessions, reopened)
     shutil.rmtree(knowledge.directory)
     assert_index_agrees(sessions, make_index(sessions, tmp_path, embedder).open())
+
+
+def test_a_restarted_process_still_matches_keywords(
+    sessions: sessionmaker[Session], tmp_path: Path, embedder: Embedder, kb: Path
+) -> None:
+    _, knowledge = ingest(sessions, tmp_path, embedder, kb)
+    expected = knowledge.lexical.search("deployctl rollback", 5)[1].tolist()
+    assert expected, "the keyword must match something"
+    reopened = make_index(sessions, tmp_path, embedder).open()
+    assert reopened.lexical.search("deployctl rollback", 5)[1].tolist() == expected
+    (knowledge.directory / "bm25.json").unlink()
+    repaired = make_index(sessions, tmp_path, embedder).open()
+    assert repaired.lexical.search("deployctl rollback", 5)[1].tolist() == expected
+    assert (knowledge.directory / "bm25.json").exists()
+
+
+def test_an_index_that_outgrew_exact_search_is_rebuilt_as_ivf(
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    embedder: Embedder,
+    kb: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, knowledge = ingest(sessions, tmp_path, embedder, kb)
+    assert knowledge.index.kind == "flat"
+    monkeypatch.setattr(vector_index, "EXACT_LIMIT", 3)
+    reopened = make_index(sessions, tmp_path, embedder).open()
+    assert reopened.index.kind == "ivf-fp16"
+    assert_index_agrees(sessions, reopened)
+    assert search(reopened, "how do I roll back a deploy", limit=3)[0].section == "Roll back"
+    stored = VectorIndex.load(knowledge.directory)
+    assert stored is not None and stored[1].kind == "ivf-fp16"
 
 
 def test_crash_mid_ingest_leaves_whole_documents_and_a_repairable_index(

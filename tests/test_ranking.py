@@ -200,6 +200,30 @@ def test_upvotes_lift_a_snippet_for_everyone_and_a_spammer_cannot_sink_it(
     assert spammed[0].prior > 0.4
 
 
+def test_a_restarted_process_ranks_with_the_saved_fit_at_once(
+    feedback: Feedback, tmp_path: Path
+) -> None:
+    ids = list(range(1, 7))
+    for user in ("U1", "U2", "U3"):
+        feedback.rate(user, ids[:3], 1, "button")
+    feedback.rate("U1", ids[4], -1, "button")
+    feedback.rate("U4", ids[0], 1, "button")
+    store = tmp_path / "feedback.npz"
+    fitted = Feedback(feedback.sessions, store)
+    assert not fitted.load_saved(), "nothing saved yet"
+    fitted.refresh()
+    restarted = Feedback(feedback.sessions, store)
+    assert restarted.load_saved() and restarted.is_current()
+    before, after = fitted.current(), restarted.current()
+    assert after.cf_scores("U4", ids).tolist() == before.cf_scores("U4", ids).tolist()
+    assert after.cf_scores("U4", ids)[1] > 0, "U4's likes resemble U1-U3's"
+    assert after.priors(ids).tolist() == before.priors(ids).tolist()
+    feedback.rate("U5", ids[5], 1, "button")
+    assert not restarted.is_current(), "a vote since the save is noticed"
+    store.write_bytes(store.read_bytes()[:100])
+    assert not Feedback(feedback.sessions, store).load_saved(), "a damaged file is refitted"
+
+
 def test_the_askers_own_vote_counts_at_once(feedback: Feedback, ranker: Ranker) -> None:
     query = "how do I get a laptop or replace a broken one"
     top = ranker.rank(query, asker="UME").results[0]
