@@ -6,6 +6,9 @@ recall@10 against exact search, and memory.
     python -m bench.peer_comparison --full           # + 1M vectors
     python -m bench.peer_comparison --sizes 20000    # any sizes
 
+The default run takes about 4 minutes on this 2-core machine; `--full` about 35, most of it
+chroma's two HNSW builds at 1M (9 to 12 minutes each).
+
 Vectors come from bench/synthetic.py (the real all-MiniLM-L6-v2 embeddings of Debian package
 descriptions, about 33k, grown by mixing); queries are 320 real package summaries embedded live
 (20 warm-up, 300 measured, k = 10, one at a time as a request would; each query's latency is its
