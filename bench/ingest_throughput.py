@@ -5,9 +5,10 @@ database and index) against raw `SentenceTransformer.encode` on the very same te
     python -m bench.ingest_throughput --full   # + 20,000 generated files
 
 Each corpus is measured in a fresh process, so its peak RSS is its own. "Warm RSS" is VmHWM once
-the model is loaded and has encoded one batch of full-length texts (a batch's activations are
-most of the peak); "peak RSS" is VmHWM after the first ingest, before the raw encode holds every
-text at once; the growth between them is the ingest's own.
+the model is loaded and has encoded batches of every length up to its limit (activations, and
+the allocator settling around them, are most of the peak); "peak RSS" is VmHWM after the first
+ingest, before the whole-corpus encodes hold every text at once. The growth between them is the
+ingest's own: its batch, the FAISS and BM25 indexes it builds, and the loaded documents.
 
 The ingest and two whole-corpus encodes alternate (P R E, E R P, P R E, ...) with the same warm
 model, and the best of each counts, so none gains from running later on a shared machine. "Raw"
@@ -106,13 +107,13 @@ def status_mib(field: str) -> float:
 def measure(corpus: Path, repeat: int) -> dict[str, Any]:
     """In a fresh process: best-of-`repeat` ingest and encodes, and this corpus's peak RSS."""
     embedder = Embedder.load()
-    embedder.encode(["warm up " * 200] * BATCH_SIZE)
+    embedder.encode([" ".join(["warm"] * words) for words in range(4, 260)])
     warm = status_mib("VmHWM")
     load = os.getloadavg()[0]
     best = {"pipeline": float("inf"), "raw": float("inf"), "embedder": float("inf")}
     texts: list[str] = []
     summary = None
-    peak = 0.0
+    peak = loaded_text = 0.0
     for rep in range(repeat):
         steps = ["pipeline", "raw", "embedder"]
         for step in steps if rep % 2 == 0 else steps[::-1]:
@@ -125,6 +126,7 @@ def measure(corpus: Path, repeat: int) -> dict[str, Any]:
                 if not peak:
                     peak = status_mib("VmHWM")
                     texts = [c.embedding_text for d in loaded.documents for c in chunk_document(d)]
+                    loaded_text = sum(len(d.text) for d in loaded.documents) / 2**20
                 del loaded
             elif step == "raw":
                 start = time.perf_counter()
@@ -144,6 +146,8 @@ def measure(corpus: Path, repeat: int) -> dict[str, Any]:
         "embedder": best["embedder"],
         "warm": warm,
         "peak": peak,
+        "vectors": len(texts) * embedder.dim * 4 / 2**20,
+        "text": loaded_text,
         "load": max(load, os.getloadavg()[0]),
     }
 
@@ -196,6 +200,11 @@ def row(label: str, r: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def sizes_note(r: dict[str, Any]) -> str:
+    """What any ingest of the corpus holds: FAISS's vectors, and the caller's loaded documents."""
+    return f"{r['vectors']:.0f} MiB of vectors + {r['text']:.0f} MiB of loaded text"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="add the 20,000-file corpus")
@@ -212,12 +221,17 @@ def main() -> None:
         "",
         "| " + " | ".join(HEADER) + " |",
         "| --- |" + " ---: |" * (len(HEADER) - 1),
-        row("examples/knowledge", run(EXAMPLES, 3)),
     ]
+    examples = run(EXAMPLES, 3)
+    rows.append(row("examples/knowledge", examples))
+    sizes = [f"examples/knowledge {sizes_note(examples)}"]
     for files, repeat in [(2_000, 2), *([(20_000, 1)] if args.full else [])]:
         with tempfile.TemporaryDirectory() as tmp:
             generate_corpus(Path(tmp), files)
-            rows.append(row(f"generated, {files} files", run(Path(tmp), repeat)))
+            result = run(Path(tmp), repeat)
+        rows.append(row(f"generated, {files} files", result))
+        sizes.append(f"{files} files {sizes_note(result)}")
+    rows += ["", "Ingest growth that scales with the corpus, at least: " + "; ".join(sizes) + "."]
     record("ingest_throughput", rows)
 
 
