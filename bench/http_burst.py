@@ -21,31 +21,27 @@ import math
 import os
 import random
 import re
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.report import record
 from bot.local_slack import RESPONSE_URL, LocalSlack, Reply, Workspace
 from bot.slack_payloads import Actor, command
+from tests.helpers import LEPTON, LISTENING, Server, free_port, lepton_env
 from tests.slack_app import blocks_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
-LEPTON = Path(sys.executable).parent / "lepton"
 TEAM = "T0LEPTON"
 SECRET = "bench-http-burst-signing-secret-0001"
 TOKEN = "xoxb-bench-http-burst"
-LISTENING = "Lepton is listening on http://127.0.0.1:"
 USERS = 50
 CHANNELS = 10
 WARM_UP = 10.0  # seconds: memory growth is measured from here (the first answers load things)
@@ -94,40 +90,6 @@ PROBLEM = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
 QUEUE_DEPTH = re.compile(r"waitress\.queue: Task queue depth is (\d+)")
 
 Key = tuple[str, str, str]  # (channel, user, question)
-
-
-@dataclass
-class Server:
-    """A `lepton serve` process; its output is read as it comes so its pipe never fills."""
-
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def said(self, text: str) -> bool:
-        if self.process.poll() is not None:
-            time.sleep(0.2)
-            output = "\n".join(self.lines)
-            raise RuntimeError(f"lepton exited with {self.process.returncode}:\n{output}")
-        return any(text in line for line in self.lines)
-
-    def stop(self) -> int:
-        """Ctrl-C, as an operator would; killed if it does not stop within 15 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        return self.process.returncode
 
 
 class Answers:
@@ -237,19 +199,6 @@ def percentile(values: list[float], share: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def lepton_env(extra: dict[str, str]) -> dict[str, str]:
-    """This environment without Lepton's or Slack's settings, plus `extra`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LEPTON_"))}
-    clean.pop("DATABASE_URL", None)
-    return {**clean, **extra}
 
 
 def run_lepton(env: dict[str, str], cwd: Path, *args: str) -> str:
@@ -378,22 +327,9 @@ def run(clients: int, seconds: float, directory: Path) -> list[str]:
         )
         print(f"ingested examples/knowledge: {snippets}", flush=True)
         port = free_port()
-        server = Server(
-            subprocess.Popen(
-                [str(LEPTON), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=lepton_env(env),
-                cwd=directory,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
+        server = Server.start(env, directory, port)
         try:
-            ready_by = time.monotonic() + 180
-            while not server.said(LISTENING):
-                if time.monotonic() > ready_by:
-                    raise RuntimeError("lepton serve did not start within 180 s")
-                time.sleep(0.1)
+            server.wait_until_listening()
             print(f"serving on port {port}; {clients} clients for {seconds:.0f} s", flush=True)
             started = time.monotonic()
             rss = RssSampler(server.process.pid, started)

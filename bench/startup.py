@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from bench.http_burst import (
-    LEPTON,
-    LISTENING,
     SECRET,
     TEAM,
     TOKEN,
     Server,
     free_port,
-    lepton_env,
     send,
 )
 from bench.report import record
@@ -58,21 +54,9 @@ def start_once(corpus: Corpus, directory: Path) -> tuple[float, float]:
             "SLACK_API_URL": slack.base_url,
         }
         started = time.monotonic()
-        server = Server(
-            subprocess.Popen(
-                [LEPTON, "serve", "--no-scheduler", "--host", "127.0.0.1", "--port", f"{port}"],
-                env=lepton_env(env),
-                cwd=directory,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
+        server = Server.start(env, directory, port, "--no-scheduler")
         try:
-            while not server.said(LISTENING):
-                if time.monotonic() - started > TIMEOUT:
-                    raise RuntimeError("lepton serve did not start in time")
-                time.sleep(0.02)
+            server.wait_until_listening(TIMEOUT, poll=0.02)
             listening = time.monotonic() - started
             actor = Actor(TEAM, "U0000001", "asker", "C0000001", "general")
             request = command(actor, QUESTION, slack.response_url("first"))

@@ -17,7 +17,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot.services import Services
 from bot.slack_client import web_client
 from bot.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
-from handlers import actions, commands, errors, events, snippets, surveys, training
+from handlers import actions, commands, database_guard, errors, events, snippets, surveys, training
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 INSTALL_PATH = "/slack/install"
@@ -86,6 +86,7 @@ def build_app(
         )
     else:
         app = App(client=web_client(settings), **common)
+    database_guard.register(app, services.engine)
     for surface in (commands, events, actions, snippets, surveys, training):
         surface.register(app, services)
     errors.register(app)

@@ -18,6 +18,7 @@ from bot import migrate as migrations
 from bot.console import PROMPT as CONSOLE_PROMPT
 from bot.console import EmptyKnowledge
 from bot.console import run as run_console
+from bot.log_redaction import configure_logging
 from bot.services import Services
 from bot.serving import serve_http, serve_socket
 from bot.settings import Settings, SettingsError, load_settings
@@ -67,10 +68,7 @@ class LeptonContext:
                 self._settings = load_settings(self.env_file)
             except SettingsError as exc:
                 fail(str(exc), EXIT_USAGE)
-            logging.basicConfig(
-                level=self._settings.log_level,
-                format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            )
+            configure_logging(self._settings)
             if self._settings.log_level != "DEBUG":
                 for chatty in QUIET_LOGGERS:
                     logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -237,6 +235,15 @@ def ingest(
     summary = services.ingestor.ingest(
         loaded, prune_prefixes=prefixes if prune else (), progress=True
     )
+    sources = [str(p) for p in paths] + [f"slack:{c}" for c in slack_channels]
+    counts = {k: v for k, v in vars(summary).items() if isinstance(v, int)}
+    record_audit(
+        services.sessions,
+        CLI_ACTOR,
+        "knowledge.ingest",
+        ", ".join(sources),
+        {**counts, "prune": prune},
+    )
     for line in summary.lines():
         click.echo(line)
 
@@ -246,8 +253,15 @@ def ingest(
 def reindex(ctx: LeptonContext) -> None:
     """Rebuild the search index from the embeddings stored in the database (no re-embedding,
     unless the configured model changed)."""
-    knowledge = ctx.services().knowledge
+    services = ctx.services()
+    knowledge = services.knowledge
     knowledge.rebuild()
+    record_audit(
+        services.sessions,
+        CLI_ACTOR,
+        "knowledge.reindex",
+        details={"snippets": len(knowledge.index)},
+    )
     click.echo(
         f"index rebuilt: {len(knowledge.index)} snippets, {knowledge.index.kind} search, "
         f"version {knowledge.version}, model {knowledge.embedder.name}"

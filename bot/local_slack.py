@@ -313,13 +313,16 @@ def _request_handler(slack: LocalSlack) -> type[BaseHTTPRequestHandler]:
         def _send(self, reply: Reply, plain: str | None = None) -> None:
             payload = (plain if plain is not None else json.dumps(reply.body)).encode()
             kind = "text/plain" if plain is not None else "application/json"
-            self.send_response(reply.status)
-            self.send_header("Content-Type", f"{kind}; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client stopped waiting (its timeout): nobody left to answer
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: pytest output should show test failures, not access logs."""

@@ -417,8 +417,9 @@ class Workspace:
         channel = self._bot_channel(params.get("channel"))
         thread = self.thread(channel.id, required(params, "ts"))
         messages, cursor = page(thread, params, default_limit=1000)
+        with_metadata = flag(params, "include_all_metadata")
         return {
-            "messages": [self._json(m) for m in messages],
+            "messages": [self._json(m, with_metadata=with_metadata) for m in messages],
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }

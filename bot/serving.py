@@ -3,6 +3,7 @@ slow listener never blocks Slack's next request) or over Socket Mode."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,8 +12,10 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
+from bot import request_shape
 from bot.app import build_app
 from bot.services import Services
 
@@ -25,15 +28,33 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def wsgi_app(app: App) -> WSGIApp:
+def wsgi_app(app: App, signing_secret: str) -> WSGIApp:
     """Slack's routes (events, and install/redirect under OAuth) plus a health check for the
-    platform's router; anything else is a 404."""
+    platform's router; anything else is a 404. Every POST must carry Slack's signature and a
+    fresh timestamp before anything reads it (401 otherwise; Bolt checks again); a signed POST
+    Bolt could not read (see `bot.request_shape`) is answered 400 and logged as a warning, not a
+    500 and a traceback."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    verifier = SignatureVerifier(signing_secret)
 
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
+        if environ.get("REQUEST_METHOD") == "POST":
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
+            if not verifier.is_valid(
+                raw,
+                environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+                environ.get("HTTP_X_SLACK_SIGNATURE"),
+            ):
+                start_response("401 Unauthorized", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"invalid signature\n"]
+            if wrong := request_shape.problem(raw, environ.get("CONTENT_TYPE")):
+                log.warning("malformed request to %s: %s", environ.get("PATH_INFO"), wrong)
+                start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"malformed request\n"]
         return slack(environ, start_response)
 
     return application
@@ -43,8 +64,14 @@ def http_server(services: Services, host: str, port: int) -> BaseWSGIServer | Mu
     """Ready to answer before it listens: the model, index and feedback are loaded first."""
     services.warm_up()
     app = build_app(services)
+    services.settings.require("serve", "SLACK_SIGNING_SECRET")
+    secret = services.settings.slack_signing_secret
     return waitress.create_server(
-        wsgi_app(app), host=host, port=port, threads=THREADS, ident="lepton"
+        wsgi_app(app, secret.get_secret_value() if secret else ""),
+        host=host,
+        port=port,
+        threads=THREADS,
+        ident="lepton",
     )
 
 

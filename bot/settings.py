@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="how long one Web API call may take"
+    )
     port: int = Field(default=3000, ge=1, le=65535)
     lepton_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     lepton_embedding_model: str = Field(default="", description="local model path")

@@ -38,8 +38,10 @@ class SlackRequest:
         }
 
 
-def signature(signing_secret: str, timestamp: str, body: str) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
+def signature(signing_secret: str, timestamp: str, body: str | bytes) -> str:
+    """Slack signs the raw bytes of the body, whatever they are."""
+    raw = body.encode() if isinstance(body, str) else body
+    base = f"v0:{timestamp}:".encode() + raw
     return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 

@@ -3,15 +3,17 @@ confirmation."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers import replies
-from handlers.answering import Where, post_answer, visible_channels
+from handlers import payload_checks, replies
+from handlers.answering import NotAnswered, Where, post_answer, visible_channels
 from handlers.blocks import MORE_RESULTS, RATE_DOWN, RATE_UP, WHY_THESE, why_text
+from handlers.pressed import answer, presser
 from indexer.answer_log import ShownAnswer, find_answer
 from indexer.questions import Asked
 from people.audit import record_audit
@@ -22,50 +24,71 @@ if TYPE_CHECKING:
 
 FORGET_CONFIRM = "forget_me_confirm"
 FORGET_CANCEL = "forget_me_cancel"
+MAX_OFFSET = 1000
+"""More results than anyone pages through; a larger offset is a garbled button."""
+NUMBER = re.compile(r"^\d{1,9}$")
 
 
 def register(app: App, services: Services) -> None:
     @app.action(RATE_UP)
     @app.action(RATE_DOWN)
-    def rate(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def rate(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
+        if (user := presser(body)) is None:
+            return
         shown = _shown(services, body)
-        snippet_id = int(action.get("value") or 0)
+        snippet_id = _number(action.get("value"))
         if shown is None or snippet_id not in shown.snippet_ids:
-            _whisper(respond, replies.GONE)
+            answer(client, body, respond, replies.GONE)
             return
         value = 1 if action["action_id"] == RATE_UP else -1
-        user = str(body["user"]["id"])
         services.feedback.rate(
             user, snippet_id, value, f"button:{shown.answer_id}", shown.answer_id
         )
-        _whisper(respond, replies.rated(value))
+        answer(client, body, respond, replies.rated(value))
 
     @app.action(MORE_RESULTS)
     def more(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
+        if (user := presser(body)) is None:
+            return
         shown = _shown(services, body)
-        if shown is None or not shown.query:
-            _whisper(respond, replies.GONE)
+        offset = _number(action.get("value"))
+        if shown is None or not shown.query or offset is None or offset > MAX_OFFSET:
+            answer(client, body, respond, replies.GONE)
             return
         channel, message_ts = _message_of(body)
-        asked = Asked(
-            surface="more", user_id=str(body["user"]["id"]), team_id=_team(body), channel_id=channel
-        )
+        asked = Asked(surface="more", user_id=user, team_id=_team(body), channel_id=channel)
         where = Where(channel, None if channel.startswith("D") else shown.thread_ts or message_ts)
-        offset = max(int(action.get("value") or 0), 0)
-        post_answer(
-            services, client, asked, shown.query, where, offset=offset, query_id=shown.query_id
-        )
+        # One page per answer: a double click, or one click delivered to two web processes,
+        # would otherwise post the same page twice. A failed post gives the page back.
+        try:
+            with services.once.run(f"more:{channel}:{message_ts}:{offset}") as first:
+                if first:
+                    post_answer(
+                        services,
+                        client,
+                        asked,
+                        shown.query,
+                        where,
+                        offset=offset,
+                        query_id=shown.query_id,
+                    )
+        except NotAnswered as failed:
+            answer(client, body, respond, failed.notice)
 
     @app.action(WHY_THESE)
     def why(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
+        if presser(body) is None:
+            return
         shown = _shown(services, body)
         if shown is None or not shown.query:
-            _whisper(respond, replies.GONE)
+            answer(client, body, respond, replies.GONE)
             return
         channel, _ = _message_of(body)
         asked = Asked(
@@ -76,41 +99,48 @@ def register(app: App, services: Services) -> None:
             shown.query, shown.asker_user_id, channels, limit=shown.offset + len(shown.snippet_ids)
         )
         kept = [r for r in ranking.results if r.snippet_id in set(shown.snippet_ids)]
-        _whisper(respond, why_text(replace(ranking, results=kept)))
+        answer(client, body, respond, why_text(replace(ranking, results=kept)))
 
     @app.action(FORGET_CONFIRM)
-    def forget(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def forget(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
-        user = str(body["user"]["id"])
+        if (user := presser(body)) is None:
+            return
         if action.get("value") != user:
-            _whisper(respond, replies.NOT_YOURS)
+            answer(client, body, respond, replies.NOT_YOURS)
             return
         summary = forget_user(services.sessions, user)
         services.feedback.refresh(force=True)
         record_audit(services.sessions, "self-service", "forget_me", details=summary.counts)
-        respond(replies.forgotten(summary.lines()), replace_original=True)
+        answer(client, body, respond, replies.forgotten(summary.lines()), replace=True)
 
     @app.action(FORGET_CANCEL)
-    def cancel(ack: Ack, respond: Respond) -> None:
+    def cancel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        respond(replies.KEPT, replace_original=True)
+        if presser(body) is not None:
+            answer(client, body, respond, replies.KEPT, replace=True)
 
 
-def _whisper(respond: Respond, text: str) -> None:
-    """A reply only the presser sees, leaving the answer itself as it was."""
-    respond(text, response_type="ephemeral", replace_original=False)
+def _number(value: Any) -> int | None:
+    """A button's small non-negative integer value (a snippet id, an offset), else None."""
+    return int(value) if isinstance(value, str) and NUMBER.match(value) else None
 
 
 def _message_of(body: dict[str, Any]) -> tuple[str, str]:
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    return str(channel), str(
-        container.get("message_ts") or (body.get("message") or {}).get("ts") or ""
-    )
+    """The pressed message's channel and ts; "" for either when the payload has no valid one."""
+    channel = payload_checks.channel_id(
+        payload_checks.part(body, "container", "channel_id")
+    ) or payload_checks.channel_id(payload_checks.part(body, "channel", "id"))
+    message_ts = payload_checks.message_ts(
+        payload_checks.part(body, "container", "message_ts")
+    ) or payload_checks.message_ts(payload_checks.part(body, "message", "ts"))
+    return channel or "", message_ts or ""
 
 
 def _team(body: dict[str, Any]) -> str | None:
-    return (body.get("team") or {}).get("id")
+    return payload_checks.text(payload_checks.part(body, "team", "id")) or None
 
 
 def _shown(services: Services, body: dict[str, Any]) -> ShownAnswer | None:

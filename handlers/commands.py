@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from handlers import replies
-from handlers.answering import CannotPost, Where, open_dm, post_ranking, visible_channels
+from handlers import payload_checks, replies
+from handlers.answering import Where, post_here_or_in_dm, visible_channels
 from handlers.command_parser import Command, parse_command, parse_survey, parse_train
 from handlers.modals import add_modal
 from handlers.surveys import survey_command
@@ -26,15 +27,22 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 COMMAND = "/lepton"
+NO_FORM = "Slack would not open the form (`{error}`); please run `/lepton add` again."
 
 
 def register(app: App, services: Services) -> None:
     @app.command(COMMAND)
     def lepton(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        parsed = parse_command(str(command.get("text") or ""))
+        if garbled := _garbled(command):
+            ack(response_type="ephemeral", text=payload_checks.incomplete(garbled))
+            return
+        parsed = parse_command(payload_checks.text(command.get("text")))
         if parsed.name == "add":
             ack()
-            client.views_open(trigger_id=command["trigger_id"], view=add_modal())
+            try:
+                client.views_open(trigger_id=command["trigger_id"], view=add_modal())
+            except SlackApiError as refused:
+                respond(NO_FORM.format(error=refused.response.get("error")))
             return
         if parsed.name in {"help", "empty"}:
             ack(response_type="ephemeral", blocks=replies.help_blocks(parsed))
@@ -47,6 +55,17 @@ def register(app: App, services: Services) -> None:
         if parsed.notice:
             respond(parsed.notice)
         _SUBCOMMANDS[parsed.name](_Invocation(services, client, respond, command, parsed))
+
+
+def _garbled(command: dict[str, Any]) -> str | None:
+    """The first field every subcommand relies on that Slack did not send as it should."""
+    checks = {
+        "user_id": payload_checks.user_id,
+        "channel_id": payload_checks.channel_id,
+        "response_url": payload_checks.url,
+        "trigger_id": payload_checks.text,
+    }
+    return next((name for name, valid in checks.items() if not valid(command.get(name))), None)
 
 
 def is_admin(services: Services, client: WebClient, user_id: str) -> bool:
@@ -90,14 +109,11 @@ def _find(call: _Invocation) -> None:
     channels = visible_channels(services, client, asked, call.here)
     ranking, query_id = services.questions.ask(query, asked, channels)
     header = f"<@{asked.user_id}> asked with `{COMMAND}`"
-    try:
-        post_ranking(
-            services, client, asked, query, ranking, call.here, query_id=query_id, header=header
-        )
-    except CannotPost:
-        dm = open_dm(client, call.user_id)
-        post_ranking(services, client, asked, query, ranking, dm, query_id=query_id)
-        call.respond(replies.SENT_TO_DM)
+    notice = post_here_or_in_dm(
+        services, client, asked, query, ranking, call.here, query_id=query_id, header=header
+    )
+    if notice:
+        call.respond(notice)
 
 
 def _stats(call: _Invocation) -> None:

@@ -1,5 +1,6 @@
 """The last line: an unexpected failure is logged with a short reference, and the person gets a
-one-line apology with that reference, never a traceback."""
+one-line apology with that reference, never a traceback. The database being away is expected
+(it comes back): the person is told to try again shortly, with no reference to report."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from handlers import replies
+from handlers.database_guard import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +21,17 @@ log = logging.getLogger(__name__)
 def register(app: App) -> None:
     @app.error
     def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
-        reference = uuid.uuid4().hex[:8]
-        log.error("unhandled error, reference %s", reference, exc_info=error)
+        if database_unavailable(error):
+            log.warning("database unavailable, told the person to try again: %s", error)
+            message = replies.DATABASE_AWAY
+        else:
+            reference = uuid.uuid4().hex[:8]
+            log.error("unhandled error, reference %s", reference, exc_info=error)
+            message = replies.apology(reference)
         try:
-            tell(client, body, replies.apology(reference))
+            tell(client, body, message)
         except Exception:
-            log.exception("could not tell the user about error %s", reference)
+            log.exception("could not tell the person: %s", message)
 
 
 def tell(client: WebClient, body: dict[str, Any], text: str) -> None:

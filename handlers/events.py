@@ -12,8 +12,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers import replies
-from handlers.answering import Where, post_answer
+from handlers import payload_checks, replies
+from handlers.answering import NotAnswered, Where, post_answer, tell_asker
 from handlers.command_parser import HELP_WORDS, parse_command
 from handlers.home import publish_home
 from indexer.answer_log import find_answer
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 LABELLED = re.compile(r"<(?:#[A-Z0-9]+|[^|>]+)\|([^>]*)>")
+EVENT_KEY = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 BARE = re.compile(r"<(?:[#!@][^>]*|https?://[^>]*)>")
 
 
@@ -39,22 +40,24 @@ def question_text(text: str) -> str:
 
 def register(app: App, services: Services) -> None:
     def once(body: dict[str, Any]) -> Any:
-        return services.once.run(
-            f"event:{body.get('event_id') or body.get('event', {}).get('event_ts')}"
-        )
+        return services.once.run(f"event:{_delivery_key(body)}")
 
     @app.event("app_mention")
     def mention(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if str(event.get("channel", "")).startswith("D"):
             return
+        if _garbled(body, event, "channel", "user", "ts"):
+            return
         with once(body) as first:
             if first:
-                thread = Where(str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
-                _answer(services, client, body, event, thread, "mention")
+                thread = payload_checks.message_ts(event.get("thread_ts")) or event["ts"]
+                _answer(services, client, body, event, Where(event["channel"], thread), "mention")
 
     @app.event("message")
     def direct_message(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        if _garbled(body, event, "channel", "user"):
             return
         with once(body) as first:
             if first:
@@ -64,6 +67,8 @@ def register(app: App, services: Services) -> None:
     def reaction_added(
         body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
     ) -> None:
+        if _garbled(body, event, "user"):
+            return
         with once(body) as first:
             if first:
                 _reaction(services, event, context, added=True)
@@ -72,14 +77,44 @@ def register(app: App, services: Services) -> None:
     def reaction_removed(
         body: dict[str, Any], event: dict[str, Any], context: dict[str, Any], client: WebClient
     ) -> None:
+        if _garbled(body, event, "user"):
+            return
         with once(body) as first:
             if first:
                 _reaction(services, event, context, added=False, client=client)
 
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab", "home") == "home":
-            publish_home(services, client, str(event["user"]), body.get("team_id"))
+        if event.get("tab", "home") != "home" or _garbled(body, event, "user"):
+            return
+        try:
+            publish_home(
+                services, client, event["user"], payload_checks.text(body.get("team_id")) or None
+            )
+        except SlackApiError as refused:
+            log.warning("no App Home for %s (%s)", event["user"], refused.response.get("error"))
+
+
+def _delivery_key(body: dict[str, Any]) -> str | None:
+    """What makes a delivery unique: Slack's event id (a retry repeats it), else the event's ts."""
+    event = body.get("event") or {}
+    key = body.get("event_id") or event.get("event_ts")
+    return key if isinstance(key, str) and EVENT_KEY.match(key) else None
+
+
+def _garbled(body: dict[str, Any], event: dict[str, Any], *needs: str) -> bool:
+    """True (and logged) when the event lacks a delivery key or a field the handler relies on:
+    there is nobody to tell, so it is skipped rather than half-handled."""
+    checks = {
+        "channel": payload_checks.channel_id,
+        "user": payload_checks.user_id,
+        "ts": payload_checks.message_ts,
+    }
+    wrong = [] if _delivery_key(body) else ["event_id"]
+    wrong += [need for need in needs if not checks[need](event.get(need))]
+    if wrong:
+        log.warning("skipped a %s event without a valid %s", event.get("type"), ", ".join(wrong))
+    return bool(wrong)
 
 
 def _answer(
@@ -93,9 +128,7 @@ def _answer(
     query = question_text(str(event.get("text") or ""))
     first_word = query.split(" ", 1)[0].lower() if query else ""
     if not query or first_word in HELP_WORDS:
-        client.chat_postMessage(
-            channel=where.channel_id, thread_ts=where.thread_ts, text=replies.MENTION_HELP
-        )
+        _say(client, where, replies.MENTION_HELP)
         return
     parsed = parse_command(f"find {query}")
     asked = Asked(
@@ -105,10 +138,19 @@ def _answer(
         channel_id=where.channel_id,
     )
     if parsed.notice:
-        client.chat_postMessage(
-            channel=where.channel_id, thread_ts=where.thread_ts, text=parsed.notice
-        )
-    post_answer(services, client, asked, parsed.argument, where)
+        _say(client, where, parsed.notice)
+    try:
+        post_answer(services, client, asked, parsed.argument, where)
+    except NotAnswered as failed:
+        tell_asker(client, where, asked.user_id, failed.notice)
+
+
+def _say(client: WebClient, where: Where, text: str) -> None:
+    """A short reply where the person asked; if Slack refuses it, there is nobody else to tell."""
+    try:
+        client.chat_postMessage(channel=where.channel_id, thread_ts=where.thread_ts, text=text)
+    except SlackApiError as refused:
+        log.warning("could not reply in %s (%s)", where.channel_id, refused.response.get("error"))
 
 
 def _reaction(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.blocks import Block
+from handlers.payload_checks import part
 
 ADD_CALLBACK = "lepton_add"
 SAVE_CALLBACK = "lepton_save"
@@ -62,11 +63,11 @@ def save_modal(text: str, metadata: dict[str, str]) -> Block:
 
 
 def read_form(view: dict[str, Any]) -> SnippetForm:
-    values = view.get("state", {}).get("values", {})
+    """What was typed; a field missing from the payload, or not text, reads as empty."""
 
     def value(block: str) -> str:
-        entry = values.get(block, {}).get("value", {})
-        return str(entry.get("value") or "").strip() if isinstance(entry, dict) else ""
+        entered = part(view, "state", "values", block, "value", "value")
+        return entered.strip() if isinstance(entered, str) else ""
 
     tags = [t.strip().lower() for t in value("tags").split(",") if t.strip()]
     return SnippetForm(

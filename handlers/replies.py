@@ -32,12 +32,23 @@ SENT_TO_DM = (
     "I can't post in this channel, so I sent the answer to our DM. "
     "Invite me with `/invite @lepton` to answer here."
 )
+SLACK_AWAY = (
+    "Slack isn't taking my messages right now, so I couldn't post the answer. "
+    "Please try again in a minute."
+)
+CANNOT_ANSWER_HERE = (
+    "I can't post in this conversation, so I couldn't answer here. Ask me in our DM instead."
+)
 GONE = "That answer is no longer available. Ask again with `/lepton find`."
 NOT_YOURS = "Only the person who asked can confirm this."
 KEPT = "OK, nothing was deleted."
 WHO_NEEDS_TOPIC = "Which topic? Try `/lepton who kubernetes`."
 ALREADY_SAVED = "That snippet was already in Lepton, unchanged."
+DATABASE_AWAY = (
+    "I can't reach my knowledge base right now, so nothing was saved. Please try again shortly."
+)
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 def help_blocks(command: Command) -> list[Block]:
@@ -55,6 +66,15 @@ def rated(value: int) -> str:
 
 def saved(title: str, url: str | None) -> str:
     return f"Saved to Lepton: {link(url, title)}. People can now find it with `/lepton find`."
+
+
+def answer_refused(reason: str) -> str:
+    """Slack's error code when it gave one (something to search for), never a raw reply."""
+    why = f"`{reason}`" if SLACK_ERROR_CODE.match(reason) else "an unexpected reply"
+    return (
+        f"Slack refused my answer ({why}), so nothing was posted. Try a shorter "
+        "or different question; if it keeps happening, tell a Lepton admin."
+    )
 
 
 def forgotten(lines: list[str]) -> str:

@@ -1,9 +1,11 @@
-"""Posting a message Lepton starts itself exactly once, and turning Slack's failures into the
-outcomes `people.outbox` understands.
+"""Posting a message exactly once, and turning Slack's failures into the outcomes
+`people.outbox` understands.
 
-Each message carries its outbox key in Slack message metadata. When an earlier attempt may have
-reached Slack (a 500, a timeout, a process killed after posting), the caller passes
-`retry=True` and the channel's recent history is searched for that key before posting again.
+Each message carries a key in Slack message metadata. When an earlier attempt may have reached
+Slack (a 500, a timeout, a process killed after posting), the caller passes `retry=True` and the
+channel's (or thread's) recent messages are searched for that key before posting again. Messages
+Lepton starts itself are retried later by the outbox; an answer someone is waiting for is
+retried at once by `post_now`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import re
 import time
 import urllib.error
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -23,6 +26,8 @@ from people.outbox import Delivered, GiveUp, RetryLater
 METADATA_TYPE = "lepton_message"
 HISTORY_LOOKBACK = 200
 RELIST_SECONDS = 60.0
+WAITING_PAUSES = (1.0, 3.0)
+"""Seconds between the attempts at a message someone is waiting for: three tries in all."""
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 NEVER_WORKS = frozenset(
     {
@@ -49,13 +54,14 @@ def slack_outcomes() -> Iterator[None]:
     try:
         yield
     except SlackApiError as error:
-        code = str(error.response.get("error") or f"http_{error.response.status_code}")
+        status = error.response.status_code
+        code = str(error.response.get("error") or f"http_{status}")
         if code in NEVER_WORKS:
             raise GiveUp(code) from error
         after = float(error.response.headers.get("Retry-After", 0) or 0)
-        raise RetryLater(code, after) from error
+        raise RetryLater(code, after, outage=status >= 500) from error
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        raise RetryLater(type(error).__name__) from error
+        raise RetryLater(type(error).__name__, outage=True) from error
 
 
 def post_once(
@@ -66,17 +72,59 @@ def post_once(
     *,
     text: str,
     blocks: list[dict[str, Any]] | None = None,
+    thread_ts: str | None = None,
+    unfurl: bool | None = None,
 ) -> Delivered:
     with slack_outcomes():
-        if retry and (ts := _find(client, channel, lambda m: _key(m) == key)):
+        if retry and (ts := _find(client, channel, lambda m: _key(m) == key, thread_ts)):
             return Delivered(channel, ts)
         response = client.chat_postMessage(
             channel=channel,
             text=text,
             blocks=blocks,
+            thread_ts=thread_ts,
+            unfurl_links=unfurl,
+            unfurl_media=unfurl,
             metadata={"event_type": METADATA_TYPE, "event_payload": {"key": key}},
         )
         return Delivered(str(response["channel"]), str(response["ts"]))
+
+
+def post_now(
+    client: WebClient,
+    channel: str,
+    key: str,
+    *,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    thread_ts: str | None = None,
+    unfurl: bool | None = None,
+    pauses: Sequence[float] = WAITING_PAUSES,
+) -> Delivered:
+    """`post_once` for a message someone is waiting for: Slack being down or busy is retried
+    in place, and after a 500 or a timeout the message is looked for before it is posted again.
+    Raises GiveUp, or the last RetryLater when Slack still fails (or refuses for another
+    reason, which waiting will not change)."""
+    attempt = partial(
+        post_once,
+        client,
+        channel,
+        key,
+        text=text,
+        blocks=blocks,
+        thread_ts=thread_ts,
+        unfurl=unfurl,
+    )
+    uncertain = False
+    for pause in pauses:
+        try:
+            return attempt(uncertain)
+        except RetryLater as error:
+            if not (error.outage or error.after):
+                raise
+            uncertain = uncertain or error.outage
+            time.sleep(max(pause, error.after))
+    return attempt(uncertain)
 
 
 def upload_once(
@@ -151,8 +199,14 @@ def _key(message: dict[str, Any]) -> str | None:
     return (metadata.get("event_payload") or {}).get("key")
 
 
-def _find(client: WebClient, channel: str, match: Any) -> str | None:
-    history = client.conversations_history(
-        channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
-    )
-    return next((str(m["ts"]) for m in history.get("messages", []) if match(m)), None)
+def _find(client: WebClient, channel: str, match: Any, thread_ts: str | None = None) -> str | None:
+    """The ts of a recent message `match`es: in the channel, or in the thread `thread_ts`."""
+    if thread_ts:
+        recent = client.conversations_replies(
+            channel=channel, ts=thread_ts, limit=HISTORY_LOOKBACK, include_all_metadata=True
+        )
+    else:
+        recent = client.conversations_history(
+            channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
+        )
+    return next((str(m["ts"]) for m in recent.get("messages", []) if match(m)), None)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers import replies
+from handlers import payload_checks, pressed, replies
 from handlers.modals import (
     ADD_CALLBACK,
     SAVE_CALLBACK,
@@ -27,33 +27,51 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAVE_SHORTCUT = "save_to_lepton"
+NO_FORM = "Slack would not open the form (`{error}`); please use the shortcut again."
+GARBLED_FORM = "This form arrived garbled, so nothing was saved; close it and start again."
+VIEW_ID_CHARS = 64
 
 
 def register(app: App, services: Services) -> None:
     @app.shortcut(SAVE_SHORTCUT)
-    def save_shortcut(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def save_shortcut(
+        ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
+        if pressed.presser(shortcut) is None:
+            return
         message = shortcut.get("message") or {}
+        channel = payload_checks.channel_id(payload_checks.part(shortcut, "channel", "id"))
+        ts = payload_checks.message_ts(message.get("ts"))
+        if not (channel and ts):
+            pressed.answer(client, shortcut, respond, payload_checks.incomplete("message"))
+            return
         metadata = {
-            "team": str((shortcut.get("team") or {}).get("id") or ""),
-            "channel": str((shortcut.get("channel") or {}).get("id") or ""),
-            "ts": str(message.get("ts") or ""),
-            "author": str(message.get("user") or ""),
+            "team": payload_checks.text(payload_checks.part(shortcut, "team", "id")),
+            "channel": channel,
+            "ts": ts,
+            "author": payload_checks.user_id(message.get("user")) or "",
         }
-        client.views_open(
-            trigger_id=shortcut["trigger_id"],
-            view=save_modal(str(message.get("text") or ""), metadata),
-        )
+        try:
+            client.views_open(
+                trigger_id=payload_checks.text(shortcut.get("trigger_id")),
+                view=save_modal(payload_checks.text(message.get("text")), metadata),
+            )
+        except SlackApiError as refused:
+            refusal = NO_FORM.format(error=refused.response["error"])
+            pressed.answer(client, shortcut, respond, refusal)
 
     @app.view(SAVE_CALLBACK)
     def save_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
+        saver, meta = pressed.presser(body), metadata_of(view)
+        if saver is None or not (meta.get("channel") and meta.get("ts")):
+            ack(response_action="errors", errors={"title": GARBLED_FORM})
+            return
         form = _accepted(ack, view)
         if form is None:
             return
-        saver = str(body["user"]["id"])
-        meta = metadata_of(view)
         document = saved_message_document(_saved_message(client, form, meta, saver))
         _ingest(services, client, saver, document)
 
@@ -61,13 +79,16 @@ def register(app: App, services: Services) -> None:
     def add_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
+        author, key = pressed.presser(body), payload_checks.text(view.get("id"))
+        if author is None or not 0 < len(key) <= VIEW_ID_CHARS:
+            ack(response_action="errors", errors={"title": GARBLED_FORM})
+            return
         form = _accepted(ack, view)
         if form is None:
             return
-        author = str(body["user"]["id"])
         note = Note(
-            team_id=str((body.get("team") or {}).get("id") or ""),
-            key=str(view.get("id") or ""),
+            team_id=payload_checks.text(payload_checks.part(body, "team", "id")),
+            key=key,
             title=form.title,
             text=form.text,
             tags=form.tags,

@@ -123,9 +123,18 @@ def comment_modal(
 def button_value(raw: str) -> dict[str, Any]:
     """The parsed value of a survey button; ValueError when it is not one of ours."""
     data = json.loads(raw)
-    if not isinstance(data, dict) or not isinstance(data.get("r"), int) or not data.get("t"):
+    if not isinstance(data, dict) or not _is_id(data.get("r")) or not _is_token(data.get("t")):
         raise ValueError("not a survey button")
     return data
+
+
+def _is_id(value: Any) -> bool:
+    """A database id: an int (not a bool) that fits the column."""
+    return type(value) is int and 0 < value < 2**31
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200
 
 
 def surveys_list_blocks(

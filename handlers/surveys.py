@@ -4,13 +4,14 @@ payload, calls it, and redraws the DM so the person sees what was recorded."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from handlers import payload_checks, pressed
 from handlers.blocks import Block, escape
 from handlers.command_parser import SURVEY_USAGE, SurveyCommand
 from handlers.home import HomeSection
@@ -40,6 +41,8 @@ OPTED_OUT = "You will not get Lepton surveys any more. Changed your mind? `/lept
 ALREADY_OUT = "You had already opted out of Lepton surveys. `/lepton survey optin` undoes it."
 OPTED_IN = "Welcome back: you will get Lepton's pulse surveys again."
 ALREADY_IN = "You are already getting Lepton's pulse surveys."
+NO_FORM = "Slack would not open the comment form (`{error}`); please press the button again."
+GARBLED_FORM = "This form arrived garbled; close it and press *Add a comment* again."
 
 
 def register(app: App, services: Services) -> None:
@@ -48,24 +51,28 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
+        if (user := pressed.presser(body)) is None:
+            return
         try:
             value = button_value(str(action.get("value") or ""))
-            question, choice = str(value["q"]), int(value["v"])
-        except (ValueError, KeyError, TypeError):
-            respond(text=NOT_A_SURVEY, replace_original=False)
+            question, choice = value["q"], value["v"]
+            if not isinstance(question, str) or type(choice) is not int:
+                raise ValueError("not a survey answer")
+        except (ValueError, KeyError):
+            pressed.answer(client, body, respond, NOT_A_SURVEY)
             return
         channel, ts = _message(body)
         try:
             recorded = services.surveys.record(
                 value["r"],
-                _user(body),
+                user,
                 value["t"],
                 utcnow(),
                 answer=(question, choice),
                 message=(channel, ts),
             )
         except SurveyError as refused:
-            respond(text=str(refused), replace_original=False)
+            pressed.answer(client, body, respond, str(refused))
             return
         _redraw(client, channel, ts, recorded, value["t"])
 
@@ -74,51 +81,70 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
+        if (user := pressed.presser(body)) is None:
+            return
         try:
             value = button_value(str(action.get("value") or ""))
         except ValueError:
-            respond(text=NOT_A_SURVEY, replace_original=False)
+            pressed.answer(client, body, respond, NOT_A_SURVEY)
             return
         channel, ts = _message(body)
         try:
             recorded = services.surveys.recorded(
-                value["r"], _user(body), value["t"], utcnow(), (channel, ts)
+                value["r"], user, value["t"], utcnow(), (channel, ts)
             )
         except SurveyError as refused:
-            respond(text=str(refused), replace_original=False)
+            pressed.answer(client, body, respond, str(refused))
             return
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=comment_modal(
-                recorded.definition,
-                value["r"],
-                value["t"],
-                {"c": channel, "ts": ts},
-                recorded.comment or "",
-            ),
-        )
+        try:
+            client.views_open(
+                trigger_id=payload_checks.text(body.get("trigger_id")),
+                view=comment_modal(
+                    recorded.definition,
+                    value["r"],
+                    value["t"],
+                    {"c": channel, "ts": ts},
+                    recorded.comment or "",
+                ),
+            )
+        except SlackApiError as refused:
+            pressed.answer(client, body, respond, NO_FORM.format(error=refused.response["error"]))
 
     @app.view(COMMENT_CALLBACK)
     def comment_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        state = view.get("state", {}).get("values", {}).get(COMMENT_BLOCK, {})
-        text = str((state.get("value") or {}).get("value") or "")
+        user, meta = pressed.presser(body), _comment_metadata(view)
+        if user is None or meta is None:
+            ack(response_action="errors", errors={COMMENT_BLOCK: GARBLED_FORM})
+            return
+        entered = payload_checks.part(view, "state", "values", COMMENT_BLOCK, "value", "value")
         try:
             recorded = services.surveys.record(
-                int(meta["r"]),
-                _user(body),
-                str(meta["t"]),
+                meta["r"],
+                user,
+                meta["t"],
                 utcnow(),
-                comment=text,
-                message=(str(meta["c"]), str(meta["ts"])),
+                comment=payload_checks.text(entered),
+                message=(meta["c"], meta["ts"]),
             )
         except SurveyError as refused:
             ack(response_action="errors", errors={COMMENT_BLOCK: str(refused)[:150]})
             return
         ack()
-        _redraw(client, str(meta["c"]), str(meta["ts"]), recorded, str(meta["t"]))
+        _redraw(client, meta["c"], meta["ts"], recorded, meta["t"])
+
+
+def _comment_metadata(view: dict[str, Any]) -> dict[str, Any] | None:
+    """The round, token and survey message the comment modal was opened for, or None when
+    its private_metadata is not what `comment_modal` wrote."""
+    try:
+        meta = button_value(payload_checks.text(view.get("private_metadata")))
+    except ValueError:
+        return None
+    if not (payload_checks.channel_id(meta.get("c")) and payload_checks.message_ts(meta.get("ts"))):
+        return None
+    return meta
 
 
 def survey_command(
@@ -200,10 +226,8 @@ def _redraw(client: WebClient, channel: str, ts: str, recorded: Recorded, token:
 
 
 def _message(body: dict[str, Any]) -> tuple[str, str]:
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    return str(channel or ""), str(container.get("message_ts") or "")
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
+    channel = payload_checks.part(body, "container", "channel_id") or payload_checks.part(
+        body, "channel", "id"
+    )
+    message_ts = payload_checks.part(body, "container", "message_ts")
+    return payload_checks.text(channel), payload_checks.text(message_ts)

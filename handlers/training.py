@@ -13,6 +13,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from handlers import payload_checks, pressed
 from handlers.blocks import Block, escape
 from handlers.command_parser import TRAIN_USAGE, TrainCommand
 from handlers.home import HomeSection, publish_home
@@ -52,32 +53,40 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
+        if (user := pressed.presser(body)) is None:
+            return
         try:
-            progress = services.training.complete(_user(body), str(_value(action)["m"]), utcnow())
+            progress = services.training.complete(user, _module(action), utcnow())
         except (TrainingError, KeyError) as refused:
             _tell(body, client, services, respond, _refusal(refused))
             return
         blocks = done_blocks(progress.title, list(progress.open_prerequisites))
         if _in_view(body):
-            publish_home(services, client, _user(body), body.get("team", {}).get("id"))
+            publish_home(services, client, user, _team(body))
         else:
-            respond(replace_original=True, text=f"Marked {progress.title} done", blocks=blocks)
+            text = f"Marked {progress.title} done"
+            pressed.answer(client, body, respond, text, blocks=blocks, replace=True)
 
     @app.action(re.compile(rf"^{SNOOZE}:\d+$"))
-    def snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def snooze(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
-        days = int(str(action["action_id"]).rsplit(":", 1)[1])
+        if (user := pressed.presser(body)) is None:
+            return
+        digits = str(action["action_id"]).rsplit(":", 1)[1]
+        days = int(digits) if len(digits) <= 3 else 0  # the service refuses odd day counts
+        assignment = _value(action).get("a")
         try:
-            view = services.training.snooze(_user(body), int(_value(action)["a"]), days, utcnow())
-        except (TrainingError, KeyError, TypeError, ValueError) as refused:
-            respond(text=_refusal(refused), replace_original=False)
+            if type(assignment) is not int or not 0 < assignment < 2**31:
+                raise KeyError("a")
+            view = services.training.snooze(user, assignment, days, utcnow())
+        except (TrainingError, KeyError) as refused:
+            pressed.answer(client, body, respond, _refusal(refused))
             return
         assert view.snoozed_until is not None
-        respond(
-            replace_original=True,
-            text=f"Snoozed {view.title}",
-            blocks=snoozed_blocks(view.title, view.snoozed_until),
-        )
+        blocks = snoozed_blocks(view.title, view.snoozed_until)
+        pressed.answer(client, body, respond, f"Snoozed {view.title}", blocks=blocks, replace=True)
 
     @app.action(OPEN)
     def opened(ack: Ack) -> None:
@@ -88,8 +97,10 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
+        if (user := pressed.presser(body)) is None:
+            return
         try:
-            result = services.training.join(_user(body), str(_value(action)["m"]), utcnow())
+            result = services.training.join(user, _module(action), utcnow())
         except (TrainingError, KeyError) as refused:
             _tell(body, client, services, respond, _refusal(refused))
             return
@@ -240,8 +251,20 @@ def _value(action: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _module(action: dict[str, Any]) -> str:
+    """The module key a Done or Enrol button carries; KeyError when it carries none."""
+    key = _value(action)["m"]
+    if not isinstance(key, str):
+        raise KeyError("m")
+    return key
+
+
 def _in_view(body: dict[str, Any]) -> bool:
-    return (body.get("container") or {}).get("type") == "view"
+    return payload_checks.part(body, "container", "type") == "view"
+
+
+def _team(body: dict[str, Any]) -> str | None:
+    return payload_checks.text(payload_checks.part(body, "team", "id")) or None
 
 
 def _refusal(error: Exception) -> str:
@@ -253,10 +276,10 @@ def _tell(
 ) -> None:
     """A reply under the message pressed, or (from the App Home) a DM and a fresh home tab."""
     if not _in_view(body):
-        respond(text=text, replace_original=False)
+        pressed.answer(client, body, respond, text)
         return
     client.chat_postMessage(channel=_user(body), text=text)
-    publish_home(services, client, _user(body), body.get("team", {}).get("id"))
+    publish_home(services, client, _user(body), _team(body))
 
 
 def _user(body: dict[str, Any]) -> str:

@@ -13,15 +13,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite write waits for another process's write lock before failing."""
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """SQLite gets foreign keys, WAL and a busy timeout so web and worker processes can share it."""
+
+def create_db_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:
+    """SQLite gets foreign keys, WAL and a busy timeout so web and worker processes can share it.
+    Elsewhere each pooled connection is pinged before use: one the server dropped (a restart,
+    a failover) is replaced instead of failing the request that drew it."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

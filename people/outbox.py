@@ -5,8 +5,10 @@ workers only one wins it; then the caller's `send` posts it and the outcome is w
 If a process dies after claiming, the claim lapses after `LEASE` and the row is tried again
 with `retry=True`, telling `send` to look for the earlier message before posting a second one.
 Slack errors worth retrying back off exponentially; a 429 waits as long as Slack's `Retry-After`
-says, and the whole pass pauses that long before the next message, as Slack asks. After
-`MAX_ATTEMPTS` the row is marked failed with its reason, never silently dropped.
+says, and the whole pass pauses that long before the next message, as Slack asks. Slack
+being down (5xx, timeouts) is retried for about a day (`MAX_OUTAGE_ATTEMPTS`), so an outage
+delays messages without losing them; any other error gives up after `MAX_ATTEMPTS`. A row
+given up is marked failed with its reason and logged, never silently dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from models.sending import FAILED, PENDING, SENDING, SENT, SKIPPED, SendState
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+MAX_OUTAGE_ATTEMPTS = 31
+"""Seven attempts take the backoff to its cap (about an hour in all), then one an hour: a day."""
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 MAX_PAUSE = timedelta(seconds=30)
@@ -42,11 +46,13 @@ class Delivered:
 
 
 class RetryLater(Exception):
-    """Slack could not take the message now (429, 5xx, timeout); `after` is its Retry-After."""
+    """Slack could not take the message now (429, 5xx, timeout); `after` is its Retry-After.
+    `outage`: Slack itself failed (5xx, timeout, no connection), so the message may have been
+    posted anyway, and Slack will recover on its own."""
 
-    def __init__(self, reason: str, after: float = 0.0) -> None:
+    def __init__(self, reason: str, after: float = 0.0, *, outage: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.after = reason, after
+        self.reason, self.after, self.outage = reason, after, outage
 
 
 class GiveUp(Exception):
@@ -154,13 +160,16 @@ def _send(
     except Skip as skip:
         values, tally = {"status": SKIPPED, "error": skip.reason[:64]}, Tally(skipped=1)
     except GiveUp as failure:
+        _gave_up(model, row, failure.reason)
         values, tally = {"status": FAILED, "error": failure.reason[:64]}, Tally(failed=1)
     except Exception as error:
         reason = error.reason if isinstance(error, RetryLater) else type(error).__name__
         if not isinstance(error, RetryLater):
             log.exception("sending %s %s failed; it will be retried", model.__tablename__, row.id)  # type: ignore[attr-defined]
         throttled = isinstance(error, RetryLater) and error.after > 0
-        if row.attempts >= MAX_ATTEMPTS and not throttled:
+        outage = isinstance(error, RetryLater) and error.outage
+        if not throttled and row.attempts >= (MAX_OUTAGE_ATTEMPTS if outage else MAX_ATTEMPTS):
+            _gave_up(model, row, f"{row.attempts} attempts, last: {reason}")
             values, tally = {"status": FAILED, "error": f"gave up: {reason}"[:64]}, Tally(failed=1)
         else:
             after = error.after if isinstance(error, RetryLater) else 0.0
@@ -187,3 +196,7 @@ def _send(
             .values(**values)
         )
     return tally, pause
+
+
+def _gave_up(model: type[SendState], row: SendState, reason: str) -> None:
+    log.warning("gave up sending %s %s: %s", model.__tablename__, row.id, reason)  # type: ignore[attr-defined]

@@ -7,7 +7,9 @@ Anonymity, in storage: `SurveyDelivery` says who was asked and whether they answ
 only link while a round is open is `respondent_key`, the hash of a random token that lives only
 in the buttons of the person's own DM. Closing a round wipes the keys and rewrites the responses
 in random order, so neither the key nor the physical row order can be matched to the order in
-which people were asked or answered.
+which people were asked or answered. It also merges every segment with fewer answers than the
+anonymity threshold into an unnamed group of at least that size: otherwise the only answer
+tagged with a small segment would belong to the one person of that segment who answered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import logging
 import random
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -253,7 +256,7 @@ class Surveys:
             survey = session.get_one(Survey, row.survey_id)
             if row.closed_at is None:
                 row.closed_at = now
-                _shuffle_responses(session, round_id)
+                _shuffle_responses(session, round_id, survey.anonymity_threshold)
                 definition = SurveyDefinition.from_json(survey.definition)
                 posts = [
                     {
@@ -702,15 +705,35 @@ def _results(session: Session, row: SurveyRound) -> RoundResults:
     )
 
 
-def _shuffle_responses(session: Session, round_id: int) -> None:
-    """Drop the keys and rewrite the rows in random order under new random ids."""
+def _shuffle_responses(session: Session, round_id: int, threshold: int) -> None:
+    """Drop the keys, hide small segments, and rewrite the rows in random order under new
+    random ids."""
     rows = [
         (r.segment, dict(r.answers), r.comment)
         for r in session.scalars(select(SurveyResponse).where(SurveyResponse.round_id == round_id))
     ]
+    kept = _segments_to_keep([s for s, _, _ in rows], threshold)
     session.execute(delete(SurveyResponse).where(SurveyResponse.round_id == round_id))
     random.SystemRandom().shuffle(rows)
     session.add_all(
-        SurveyResponse(id=secrets.token_hex(16), round_id=round_id, segment=s, answers=a, comment=c)
+        SurveyResponse(
+            id=secrets.token_hex(16),
+            round_id=round_id,
+            segment=s if s in kept else None,
+            answers=a,
+            comment=c,
+        )
         for s, a, c in rows
     )
+
+
+def _segments_to_keep(segments: Sequence[str | None], threshold: int) -> set[str]:
+    """Segments with at least `threshold` answers, minus the smallest of them while the unnamed
+    rest (small segments and answers without one) is smaller than `threshold` but not empty."""
+    sizes = Counter(s for s in segments if s is not None)
+    kept = {s: n for s, n in sizes.items() if n >= threshold}
+    unnamed = len(segments) - sum(kept.values())
+    while kept and 0 < unnamed < threshold:
+        smallest = min(kept, key=lambda s: (kept[s], s))
+        unnamed += kept.pop(smallest)
+    return set(kept)

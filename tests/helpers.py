@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LEPTON = Path(sys.executable).parent / "lepton"
@@ -35,3 +40,69 @@ def run_lepton(
         check=False,
         input=input or "",
     )
+
+
+LISTENING = "Lepton is listening on http://127.0.0.1:"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `lepton serve` process; its output is read as it comes so its pipe never fills."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, env: dict[str, str], cwd: Path, port: int, *flags: str) -> Server:
+        return cls(
+            subprocess.Popen(
+                [str(LEPTON), "serve", *flags, "--host", "127.0.0.1", "--port", str(port)],
+                env=lepton_env(env),
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def said(self, text: str) -> bool:
+        if self.process.poll() is not None:
+            time.sleep(0.2)  # let the reader drain what it printed before dying
+            raise RuntimeError(f"lepton exited with {self.process.returncode}:\n{self.output}")
+        return any(text in line for line in self.lines)
+
+    def wait_until_listening(self, timeout: float = 180.0, poll: float = 0.1) -> None:
+        ready_by = time.monotonic() + timeout
+        while not self.said(LISTENING):
+            if time.monotonic() > ready_by:
+                raise RuntimeError(f"lepton serve did not start within {timeout:.0f} s")
+            time.sleep(poll)
+
+    def stop(self) -> int:
+        """Ctrl-C, as an operator would; killed if it does not stop within 15 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        return self.process.returncode

@@ -12,6 +12,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,17 +81,37 @@ class PostgresServer:
             "--encoding=UTF8",
             "--no-sync",
         )
+        server._serve()
+        return server
+
+    def _serve(self) -> None:
+        root = self.data_dir.parent
         options = (
-            f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 "
+            f"-p {self.port} -k {root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c full_page_writes=off -c max_connections=200"
         )
-        server._run(
-            "pg_ctl", "-D", str(data_dir), "-o", options, "-l", str(root / "log"), "-w", "start"
-        )
-        return server
+        log = str(root / "log")
+        self._run("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", log, "-w", "start")
+
+    def _halt(self) -> None:
+        """As abrupt as a crash: clients' connections are cut, nothing is shut down cleanly."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """The server away for a while, then back on the same data and port."""
+        self._halt()
+        try:
+            yield
+        finally:
+            self._serve()
+
+    def restart(self) -> None:
+        with self.down():
+            pass
 
     def stop(self) -> None:
         try:
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+            self._halt()
         finally:
             shutil.rmtree(self.data_dir.parent, ignore_errors=True)

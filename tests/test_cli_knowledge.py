@@ -6,7 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from models import AuditLog, create_db_engine
 from tests.helpers import run_lepton
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +64,18 @@ def test_reindex_rebuilds_and_search_still_answers(workdir: Path) -> None:
     assert result.stdout.startswith("index rebuilt: ")
     again = run_lepton("find", "tensorflow 2.0", cwd=workdir)
     assert again.stdout.startswith("1. TensorFlow 2 Migration Guide")
+
+
+def test_ingest_and_reindex_are_in_the_audit_log(workdir: Path) -> None:
+    assert run_lepton("reindex", cwd=workdir).returncode == 0
+    engine = create_db_engine(f"sqlite:///{workdir / 'data' / 'lepton.db'}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(AuditLog.actor, AuditLog.action, AuditLog.target)).all()
+    finally:
+        engine.dispose()
+    assert ("cli", "knowledge.ingest", f"{KNOWLEDGE}, {SLACK_EXPORT}") in rows
+    assert ("cli", "knowledge.reindex", None) in rows
 
 
 @pytest.mark.parametrize(

@@ -4,33 +4,22 @@ through the environment, talking to a local stand-in for the Slack Web API."""
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
-import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from bot.local_slack import LocalSlack, Workspace
 from bot.slack_payloads import Actor, command
-from tests.helpers import LEPTON, lepton_env, run_lepton
+from tests.helpers import LISTENING, Server, free_port, run_lepton
 from tests.slack_app import EXAMPLES, SECRET, TEAM, wait_for
 
 TOKEN = "xoxb-serve-process-token"
-LISTENING = "Lepton is listening on http://127.0.0.1:"
 ALICE = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
 DOCS = ("engineering/tensorflow-2-migration.md", "ops/deploying-to-kubernetes.md")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def accepts(port: int) -> bool:
@@ -46,43 +35,6 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'lepton.db'}",
         "LEPTON_DATA_DIR": str(tmp_path / "data"),
     }
-
-
-@dataclass
-class Server:
-    """A `lepton serve` process; its output is read as it comes so its pipe never fills."""
-
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def said(self, text: str) -> bool:
-        if self.process.poll() is not None:
-            time.sleep(0.2)  # let the reader drain what it printed before dying
-            raise AssertionError(f"lepton exited with {self.process.returncode}:\n{self.output}")
-        return any(text in line for line in self.lines)
-
-    def stop(self) -> int:
-        """Ctrl-C, as an operator would; killed if it does not stop within 15 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        return self.process.returncode
 
 
 @pytest.fixture
@@ -112,16 +64,7 @@ def test_serve_listens_once_ready_and_answers_signed_commands(
         assert done.returncode == 0, done.stderr
 
     port = free_port()
-    server = Server(
-        subprocess.Popen(
-            [str(LEPTON), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=lepton_env(env),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    )
+    server = Server.start(env, tmp_path, port)
     try:
         # Loading the model and index takes seconds; the port must stay closed meanwhile, so
         # Slack never reaches a process that cannot answer yet.

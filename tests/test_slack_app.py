@@ -5,24 +5,39 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from bot.services import FEEDBACK_FILE
 from bot.slack_payloads import (
     Actor,
+    SlackRequest,
     block_action,
     command,
     event,
     message_shortcut,
     view_submission,
 )
+from handlers.modals import add_modal
 from models import Answer, AnswerSnippet, AuditLog, Document, QueryLog, Rating, create_db_engine
 from tests.conftest import fresh_database
 from tests.fake_slack import Reply
-from tests.slack_app import ADMIN, TEAM, RunningApp, blocks_text, running_app, settle, wait_for
+from tests.slack_app import (
+    ADMIN,
+    SECRET,
+    TEAM,
+    RunningApp,
+    blocks_text,
+    running_app,
+    settle,
+    wait_for,
+)
 
 ALICE = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
 
@@ -168,13 +183,87 @@ def test_admin_commands_refuse_non_admins_and_audit_admins(app: RunningApp) -> N
     assert {"stats.view", "gaps.view"} <= actions
 
 
-def test_signatures_and_stale_timestamps_are_refused(app: RunningApp) -> None:
-    before = len(app.slack.calls)
-    request = command(actor("UALICE01"), "find tensorflow", app.slack.response_url("x"))
-    assert app.send(request, secret="not-the-secret").status == 401
-    assert app.send(request, timestamp=int(time.time()) - 6 * 60).status == 401
+def forgeries(app: RunningApp) -> dict[str, SlackRequest]:
+    """One request of every kind Slack sends to /slack/events, each enough to change something."""
+    who = actor("UALICE01")
+    message = {"type": "message", "user": "UALICE01", "ts": "1700000000.000200", "text": "x"}
+    mention = mention_event("UALICE01", "<@ULEPTONBOT> tensorflow", "1700000000.000300")
+    return {
+        "command": command(who, "find tensorflow", app.slack.response_url("forged")),
+        "event": event(TEAM, mention),
+        "button": block_action(
+            who,
+            {"action_id": "rate_up", "value": "1"},
+            {"type": "message", "channel_id": "CGENERAL", "message_ts": "1700000000.000100"},
+            app.slack.response_url("forged"),
+        ),
+        "shortcut": message_shortcut(
+            who, "save_to_lepton", message, app.slack.response_url("forged"), "1.1.t"
+        ),
+        "view": view_submission(
+            who,
+            add_modal(),
+            {"title": "Forged", "text": "forged knowledge", "tags": ""},
+        ),
+    }
+
+
+def counts(app: RunningApp) -> tuple[int, ...]:
+    with app.services.sessions() as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (QueryLog, Rating, Document, AuditLog)
+        )
+
+
+@pytest.mark.parametrize("kind", ["command", "event", "button", "shortcut", "view"])
+@pytest.mark.parametrize(
+    "forgery", ["wrong secret", "6 min old", "6 min ahead", "unsigned", "body changed"]
+)
+def test_every_kind_of_request_must_be_signed_and_fresh(
+    app: RunningApp, kind: str, forgery: str
+) -> None:
+    request = forgeries(app)[kind]
+    headers = request.headers(SECRET)
+    if forgery == "wrong secret":
+        headers = request.headers("not-the-secret")
+    elif forgery == "6 min old":
+        headers = request.headers(SECRET, int(time.time()) - 6 * 60)
+    elif forgery == "6 min ahead":
+        headers = request.headers(SECRET, int(time.time()) + 6 * 60)
+    elif forgery == "unsigned":
+        headers = {k: v for k, v in headers.items() if not k.startswith("X-Slack")}
+    body = request.body
+    if forgery == "body changed":
+        body = body.replace("UALICE01", "UMALLORY")
+    calls, before = len(app.slack.calls), counts(app)
+    http = urllib.request.Request(
+        app.url + "/slack/events", data=body.encode(), headers=headers, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(http, timeout=10)
+    assert refused.value.code == 401
     time.sleep(0.3)
-    assert len(app.slack.calls) == before
+    assert len(app.slack.calls) == calls, "a forged request reached Slack"
+    assert counts(app) == before, "a forged request changed the database"
+
+
+def test_an_unsigned_garbled_request_is_refused_as_unsigned(app: RunningApp) -> None:
+    http = urllib.request.Request(
+        app.url + "/slack/events",
+        data=b'{"type": "event_callback", "event": [',
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(http, timeout=10)
+    assert refused.value.code == 401
+
+
+def test_the_same_requests_signed_properly_are_accepted(app: RunningApp) -> None:
+    for kind, request in forgeries(app).items():
+        assert app.send(request).status == 200, kind
+    settle(app)
 
 
 def test_health_check_and_unknown_paths(app: RunningApp) -> None:
@@ -421,6 +510,8 @@ def test_forget_me_confirms_then_deletes(app: RunningApp) -> None:
     answer = ask(app, "UCAROL01", "sick leave policy")
     press(app, "UCAROL01", answer, "rate_up", str(answer_rows(app, "CGENERAL", answer.ts)[0]))
     wait_for(lambda: ratings_of(app, "UCAROL01"))
+    app.services.feedback.refresh(force=True)
+    assert "UCAROL01" in saved_fit_strings(app), "her taste is in the saved fit"
     responses = len(app.responses())
     app.command(actor("UCAROL01"), "forget-me")
     wait_for(lambda: len(app.responses()) > responses)
@@ -446,6 +537,14 @@ def test_forget_me_confirms_then_deletes(app: RunningApp) -> None:
         assert not session.scalar(
             select(func.count()).select_from(QueryLog).where(QueryLog.user_id == "UCAROL01")
         )
+    assert "UCAROL01" not in saved_fit_strings(app), "the saved fit still knows her"
+
+
+def saved_fit_strings(app: RunningApp) -> set[str]:
+    """Every string in the collaborative-filtering fit saved beside the index."""
+    path = app.services.settings.lepton_data_dir / FEEDBACK_FILE
+    with np.load(path, allow_pickle=False) as saved:
+        return {str(v) for k in saved.files if saved[k].dtype.kind == "U" for v in saved[k].ravel()}
 
 
 def test_nothing_from_users_or_documents_can_ping_or_link(app: RunningApp) -> None:
@@ -456,10 +555,10 @@ def test_nothing_from_users_or_documents_can_ping_or_link(app: RunningApp) -> No
 
 
 def test_an_internal_failure_gets_an_apology_with_a_reference(app: RunningApp) -> None:
-    app.slack.on("chat.postMessage", Reply(500, body={"ok": False, "error": "internal_error"}))
+    app.slack.on("users.info", Reply(500, body={"ok": False, "error": "internal_error"}))
     try:
         responses = len(app.responses())
-        app.command(actor("UDAVE001"), "find tensorflow")
+        app.command(actor("UDAVE001"), "stats")  # is UDAVE001 an admin? Slack cannot say
         wait_for(lambda: len(app.responses()) > responses, timeout=60)
         text = app.responses()[-1]["text"]
         assert "Sorry, something went wrong" in text and "reference `" in text
