@@ -134,7 +134,7 @@ def _answer(
     asked = Asked(
         surface=surface,
         user_id=event.get("user"),
-        team_id=body.get("team_id"),
+        team_id=payload_checks.text(body.get("team_id")) or None,
         channel_id=where.channel_id,
     )
     if parsed.notice:
