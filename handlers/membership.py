@@ -25,6 +25,8 @@ class Membership:
     ) -> frozenset[str]:
         """Private channels shared by the person and the bot (the only ones Lepton can have
         ingested); on any Slack error, none: a missing result beats a leaked one."""
+        if not isinstance(team_id, str | None) or not isinstance(user_id, str):
+            return frozenset()  # a garbled payload: show nothing private rather than fail
         key = (team_id, user_id)
         now = time.monotonic()
         with self._lock:
