@@ -11,6 +11,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from bot.local_slack import LocalSlack, Reply
 
 LEPTON = Path(sys.executable).parent / "lepton"
 
@@ -106,3 +109,18 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout=5)
         return self.process.returncode
+
+
+def kill_after_posts(slack: LocalSlack, posts: int, victim: list[subprocess.Popen[Any]]) -> None:
+    """SIGKILL `victim[0]` right after Slack accepted its `posts`-th message: the process dies
+    between Slack posting and it recording that, the worst moment for exactly-once."""
+    post = slack.handler("chat.postMessage")
+    assert post is not None
+
+    def post_then_kill(params: dict[str, Any]) -> dict[str, Any] | Reply:
+        answer = post(params)
+        if len(slack.calls_to("chat.postMessage")) == posts and victim:
+            os.kill(victim[0].pid, signal.SIGKILL)
+        return answer
+
+    slack.on("chat.postMessage", post_then_kill)

@@ -5,26 +5,24 @@ exactly once."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from bot import migrate
-from bot.local_slack import LocalSlack, Reply, Workspace
+from bot.local_slack import LocalSlack, Workspace
 from bot.services import Services
 from bot.settings import load_settings
 from indexer.embedding import Embedder
 from indexer.index_store import KnowledgeIndex
 from models import Document, Nudge
 from people.training_catalog import import_catalog
-from tests.helpers import LEPTON, lepton_env, run_lepton
+from tests.helpers import LEPTON, kill_after_posts, lepton_env, run_lepton
 from tests.slack_app import wait_for
 from tests.test_ingest import assert_index_agrees
 
@@ -117,17 +115,8 @@ def test_a_nudge_run_killed_midway_and_run_again_nudges_everyone_once(
         for user in crowd:
             services.training.assign(user, "kubernetes-101", due, None, start)
 
-        post = slack.handler("chat.postMessage")
-        assert post is not None
         victim: list[subprocess.Popen[bytes]] = []
-
-        def post_then_kill(params: dict[str, Any]) -> dict[str, Any] | Reply:
-            answer = post(params)
-            if len(slack.calls_to("chat.postMessage")) == 10 and victim:
-                os.kill(victim[0].pid, signal.SIGKILL)
-            return answer
-
-        slack.on("chat.postMessage", post_then_kill)
+        kill_after_posts(slack, 10, victim)
         victim.append(scheduler_pass(env, start))
         victim[0].wait(120)
         assert victim[0].returncode == -signal.SIGKILL

@@ -190,6 +190,16 @@ def asked(app: RunningApp, q: Question) -> None:
     settle(app)
 
 
+def asked_while(app: RunningApp, q: Question, fault: Fault) -> list[float]:
+    """Ask while posts to the question's channel meet `fault`; the moments of those attempts."""
+    attempts = on_posts_to(app.slack, q.channel, fault)
+    try:
+        asked(app, q)
+    finally:
+        app.workspace.install(app.slack)
+    return attempts
+
+
 SURFACES = ["command", "mention", "dm"]
 
 
@@ -209,11 +219,7 @@ def test_a_rate_limited_answer_is_posted_once_after_retry_after(
     app: RunningApp, surface: str
 ) -> None:
     q = question(app, surface)
-    attempts = on_posts_to(app.slack, q.channel, rate_limited_once)
-    try:
-        asked(app, q)
-    finally:
-        app.workspace.install(app.slack)
+    attempts = asked_while(app, q, rate_limited_once)
     (answer,) = q.answers(app)
     assert "access" in str(answer.blocks).lower()
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 1.0, "Retry-After was honoured"
@@ -227,11 +233,7 @@ def test_an_answer_slack_posted_before_failing_is_shown_once(
     app: RunningApp, surface: str, fault: Fault
 ) -> None:
     q = question(app, surface)
-    attempts = on_posts_to(app.slack, q.channel, fault)
-    try:
-        asked(app, q)
-    finally:
-        app.workspace.install(app.slack)
+    attempts = asked_while(app, q, fault)
     (answer,) = q.answers(app)
     assert len(attempts) == 1, "found in Slack, not posted again"
     assert q.recorded(app) == [(q.channel, answer.ts)], "reactions on it count"
@@ -243,11 +245,7 @@ def test_slack_failing_every_try_tells_the_asker_to_try_again(
     app: RunningApp, surface: str
 ) -> None:
     q = question(app, surface)
-    attempts = on_posts_to(app.slack, q.channel, always_500)
-    try:
-        asked(app, q)
-    finally:
-        app.workspace.install(app.slack)
+    attempts = asked_while(app, q, always_500)
     assert q.notices(app) == [replies.SLACK_AWAY]
     assert len(attempts) == 3, "a few tries while the asker waits, then stop"
     assert q.answers(app) == [] and q.recorded(app) == []
@@ -263,11 +261,7 @@ def test_a_refusal_that_waiting_cannot_fix_is_told_in_one_line(
     app: RunningApp, surface: str, code: str
 ) -> None:
     q = question(app, surface)
-    attempts = on_posts_to(app.slack, q.channel, refused(code))
-    try:
-        asked(app, q)
-    finally:
-        app.workspace.install(app.slack)
+    attempts = asked_while(app, q, refused(code))
     assert len(attempts) == 1, "not retried"
     assert q.answers(app) == []
     assert q.logged(app) == 1

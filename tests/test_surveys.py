@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -29,7 +28,7 @@ from models import SurveyDelivery, SurveyReminder, SurveyResponse, create_db_eng
 from people.survey_definitions import SurveyConfigError, load_surveys, parse_surveys
 from people.survey_schedule import due_date, reminder_moment, send_moment
 from people.surveys import Member, SurveyError
-from tests.helpers import LEPTON, lepton_env
+from tests.helpers import LEPTON, kill_after_posts, lepton_env
 from tests.slack_app import wait_for
 
 MONDAY = date(2026, 11, 30)
@@ -503,17 +502,8 @@ def test_a_worker_process_killed_mid_round_and_restarted_asks_everyone_once(
             "LEPTON_TICK_SECONDS": "1",
             "LEPTON_SEND_LEASE_SECONDS": "2",
         }
-        post = slack.handler("chat.postMessage")
-        assert post is not None
         victim: list[subprocess.Popen[str]] = []
-
-        def post_then_kill(params: dict[str, Any]) -> dict[str, Any] | Reply:
-            answer = post(params)
-            if len(slack.calls_to("chat.postMessage")) == 10 and victim:
-                os.kill(victim[0].pid, signal.SIGKILL)
-            return answer
-
-        slack.on("chat.postMessage", post_then_kill)
+        kill_after_posts(slack, 10, victim)
         workers = [_worker(env)]
         victim.append(workers[0])
         try:
