@@ -12,7 +12,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from handlers import replies
+from handlers import payload_checks, replies
 from handlers.database_guard import database_unavailable
 
 log = logging.getLogger(__name__)
@@ -35,23 +35,32 @@ def register(app: App) -> None:
 
 
 def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """Reach the person behind a request the quietest way it allows."""
-    response_url = body.get("response_url") or next(
-        (u.get("response_url") for u in body.get("response_urls") or [] if u.get("response_url")),
+    """Reach the person behind a request the quietest way it allows. The body may be the garbled
+    one that caused the failure, so every field is checked before it is used."""
+    urls = payload_checks.part(body, "response_urls")
+    response_url = payload_checks.url(body.get("response_url")) or next(
+        (
+            found
+            for u in (urls if isinstance(urls, list) else [])
+            if (found := payload_checks.url(payload_checks.part(u, "response_url")))
+        ),
         None,
     )
-    user = body.get("user_id") or (body.get("user") or {}).get("id")
-    event = body.get("event") or {}
+    user = payload_checks.user_id(body.get("user_id")) or payload_checks.user_id(
+        payload_checks.part(body, "user", "id")
+    )
+    event_user = payload_checks.user_id(payload_checks.part(body, "event", "user"))
+    event_channel = payload_checks.channel_id(payload_checks.part(body, "event", "channel"))
     if response_url:
         WebhookClient(response_url).send(
             text=text, response_type="ephemeral", replace_original=False
         )
-    elif event.get("user") and event.get("channel"):
+    elif event_user and event_channel:
         client.chat_postEphemeral(
-            channel=event["channel"],
-            user=event["user"],
+            channel=event_channel,
+            user=event_user,
             text=text,
-            thread_ts=event.get("thread_ts"),
+            thread_ts=payload_checks.message_ts(payload_checks.part(body, "event", "thread_ts")),
         )
     elif user:
         client.chat_postMessage(channel=user, text=text)

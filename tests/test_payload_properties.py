@@ -573,3 +573,23 @@ def test_mangled_interactions_never_fail(seeded: Seeded) -> None:
 
     run_property(example)
     assert_still_answers(seeded)
+
+
+def test_bodies_bolt_itself_cannot_read_are_refused(seeded: Seeded) -> None:
+    """Found by the interactions property (seeds 41 and 71): Bolt indexes `view.type` of any
+    view submission, and `workflow_step` of a step edit, while building listener arguments,
+    and reads a null `view` when it logs a request no listener takes, before any handler or
+    error handler can run."""
+    submitted = interaction_payload(
+        view_submission(actor(ALICE), {**add_modal(), "id": "V0MODAL"}, {"title": "x"})
+    )
+    del submitted["view"]["type"]
+    shortcut = message_shortcut(actor(ALICE), "edit", {"ts": "1.2", "text": "x"}, "")
+    step_edit = {**interaction_payload(shortcut), "type": "workflow_step_edit"}
+    untyped = {**submitted, "view": None}
+    del untyped["type"]
+    for payload in (submitted, step_edit, untyped):
+        outcome = send(seeded, urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+        assert outcome.response.status == 400, payload
+        assert_survived(outcome)
+    assert_still_answers(seeded)
