@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ HELP = """Try:  /lepton find tensorflow 2.0   @lepton how do I deploy to k8s?   
       say <message>, then save (Save to Lepton)   /lepton add   home   as bob   help   quit
       /lepton survey start pulse (alice is an admin), answer with press N as each person,
       /lepton survey close pulse: the digest goes to #people-leads
-      /lepton train assign @bob kubernetes-101 3d, as bob, wait (the clock moves on to the
+      /lepton train assign @bob kubernetes-101 10d, as bob, wait (the clock moves on to the
       next nudge: press Done or Snooze), /lepton train, /lepton train suggest
 In a modal: <field>: <value> (e.g. title: VPN setup), submit, cancel.
 The scheduler runs after every line; survey invitations go out at once."""
@@ -92,7 +93,8 @@ class Console:
                 "lepton_surveys": settings.lepton_surveys or EXAMPLE_SURVEYS,
             }
         )
-        self.services = Services(local, engine)
+        self.clock = utcnow()
+        self.services = Services(local, engine, clock=self.now)
         if not self.services.training.modules() and EXAMPLE_TRAINING.is_file():
             import_catalog(self.services.sessions, EXAMPLE_TRAINING)
         self.app = build_app(self.services, process_before_response=True)
@@ -100,7 +102,6 @@ class Console:
         self.renderer = Renderer(self._name_of)
         self.modal: _Modal | None = None
         self.last_said: tuple[str, str] | None = None
-        self.clock = utcnow()
         self._seen_by: dict[str, dict[str, Any]] = {}
         for name in PEOPLE:
             self.me = name
@@ -337,10 +338,14 @@ class Console:
             )
         self._render(force_home)
 
+    def now(self) -> datetime:
+        """The real time, or later once `wait` has moved the console's clock on."""
+        return max(utcnow(), self.clock)
+
     def _run_scheduler(self) -> None:
         """What `lepton worker` would do, now; invitations due later (someone's 10:00, after a
         weekend) are sent at once, as if the clock had moved on to them."""
-        now = max(utcnow(), self.clock)
+        now = self.now()
         for _ in range(len(PEOPLE) + 1):
             self.services.scheduled_work(now)
             due = self.services.surveys.next_invitation()

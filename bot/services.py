@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -33,6 +34,7 @@ from indexer.ingest import Ingestor
 from indexer.questions import Questions
 from indexer.ranker import Ranker
 from indexer.threads import one_thread_per_question
+from models.base import utcnow
 from people.outbox import RetryLater
 from people.survey_definitions import load_surveys
 from people.surveys import Surveys, TickReport
@@ -57,6 +59,8 @@ class Services:
     engine: Engine
     stopping: threading.Event = field(default_factory=threading.Event)
     home_sections: list[HomeSection] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow
+    """What "now" is for the handlers: the real clock, or the console's, which `wait` moves on."""
 
     def __post_init__(self) -> None:
         if not self.home_sections:

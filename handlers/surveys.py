@@ -29,7 +29,6 @@ from handlers.survey_blocks import (
     when,
 )
 from handlers.survey_digest_blocks import digest_blocks, digest_fallback_text
-from models.base import utcnow
 from people.audit import record_audit
 from people.surveys import Recorded, SurveyError
 
@@ -67,7 +66,7 @@ def register(app: App, services: Services) -> None:
                 value["r"],
                 user,
                 value["t"],
-                utcnow(),
+                services.clock(),
                 answer=(question, choice),
                 message=(channel, ts),
             )
@@ -91,7 +90,7 @@ def register(app: App, services: Services) -> None:
         channel, ts = _message(body)
         try:
             recorded = services.surveys.recorded(
-                value["r"], user, value["t"], utcnow(), (channel, ts)
+                value["r"], user, value["t"], services.clock(), (channel, ts)
             )
         except SurveyError as refused:
             pressed.answer(client, body, respond, str(refused))
@@ -124,7 +123,7 @@ def register(app: App, services: Services) -> None:
                 meta["r"],
                 user,
                 meta["t"],
-                utcnow(),
+                services.clock(),
                 comment=payload_checks.text(entered),
                 message=(meta["c"], meta["ts"]),
             )
@@ -171,14 +170,14 @@ def survey_command(
             blocks = survey_blocks(surveys.definition(parsed.key), surveys.rounds(parsed.key))
             respond(blocks=blocks, text=f"Survey {parsed.key}")
         elif parsed.action == "start":
-            started = surveys.start(parsed.key, utcnow())
+            started = surveys.start(parsed.key, services.clock())
             respond(
                 f"Round {started.number} of `{parsed.key}` is open. Each person gets it at the "
                 "survey's send time in their time zone (now, if that has passed today), on "
                 "weekdays only."
             )
         elif parsed.action == "close":
-            closed = surveys.close(parsed.key, utcnow())
+            closed = surveys.close(parsed.key, services.clock())
             respond(
                 f"Round {closed.number} of `{parsed.key}` is closed: {closed.responded} of "
                 f"{closed.asked} answered. The digest goes to the survey's digest channels."
@@ -196,7 +195,7 @@ def survey_section(services: Services) -> HomeSection:
 
     def section(user_id: str) -> list[Block]:
         surveys = services.surveys
-        waiting = surveys.waiting_for(user_id, utcnow())
+        waiting = surveys.waiting_for(user_id, services.clock())
         lines = [
             f"• *{escape(surveys.definition(info.survey_key).title)}*: waiting for your "
             f"answers in our DM, open until {when(info.closes_at)}"

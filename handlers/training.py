@@ -32,7 +32,6 @@ from handlers.training_blocks import (
     training_digest_blocks,
     training_digest_text,
 )
-from models.base import utcnow
 from people.audit import record_audit
 from people.outbox import GiveUp
 from people.training import TrainingError
@@ -56,7 +55,7 @@ def register(app: App, services: Services) -> None:
         if (user := pressed.presser(body)) is None:
             return
         try:
-            progress = services.training.complete(user, _module(action), utcnow())
+            progress = services.training.complete(user, _module(action), services.clock())
         except (TrainingError, KeyError) as refused:
             _tell(body, client, services, respond, _refusal(refused))
             return
@@ -80,7 +79,7 @@ def register(app: App, services: Services) -> None:
         try:
             if type(assignment) is not int or not 0 < assignment < 2**31:
                 raise KeyError("a")
-            view = services.training.snooze(user, assignment, days, utcnow())
+            view = services.training.snooze(user, assignment, days, services.clock())
         except (TrainingError, KeyError) as refused:
             pressed.answer(client, body, respond, _refusal(refused))
             return
@@ -100,7 +99,7 @@ def register(app: App, services: Services) -> None:
         if (user := pressed.presser(body)) is None:
             return
         try:
-            result = services.training.join(user, _module(action), utcnow())
+            result = services.training.join(user, _module(action), services.clock())
         except (TrainingError, KeyError) as refused:
             _tell(body, client, services, respond, _refusal(refused))
             return
@@ -111,7 +110,7 @@ def train_command(
     services: Services, client: WebClient, respond: Respond, user_id: str, parsed: TrainCommand
 ) -> None:
     """`/lepton train ...`; the caller has checked that admin actions come from an admin."""
-    training, now = services.training, utcnow()
+    training, now = services.training, services.clock()
     try:
         if parsed.action == "help":
             respond(f"{parsed.problem} {TRAIN_USAGE}")
@@ -149,7 +148,7 @@ def training_section(services: Services) -> HomeSection:
     """The App Home's training part: the person's list, and modules suggested for them."""
 
     def section(user_id: str) -> list[Block]:
-        now = utcnow()
+        now = services.clock()
         suggested = recommend_modules(services.sessions, services.embedder, user_id, now, 3)
         return [
             {"type": "header", "text": {"type": "plain_text", "text": "Your training"}},

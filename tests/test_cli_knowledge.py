@@ -203,7 +203,7 @@ def test_console_shows_a_survey_dm_an_answer_and_the_digest(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
-TRAINING_SESSION = """/lepton train assign @bob kubernetes-101 3d
+TRAINING_SESSION = """/lepton train assign @bob kubernetes-101 10d
 as bob
 wait
 press 2
@@ -215,14 +215,20 @@ quit
 
 
 def test_console_shows_a_nudge_a_snooze_and_a_completion(tmp_path: Path) -> None:
-    """The example catalog (examples/training.yml), loaded by the console on first start."""
+    """The example catalog (examples/training.yml), loaded by the console on first start. Due in
+    10 days, no nudge falls on the day of assigning (the slots are 7, 3, 1 and 0 days ahead), so
+    the first one waits for `wait` whatever the real clock says; with no scheduled survey, no
+    pulse lands between the presses. The snooze counts from the console's clock."""
     cwd = tmp_path / "training"
     cwd.mkdir()
     assert run_lepton("migrate", cwd=cwd).returncode == 0
     assert run_lepton("ingest", str(KNOWLEDGE), cwd=cwd).returncode == 0
     script = tmp_path / "training.txt"
     script.write_text(TRAINING_SESSION)
-    result = run_lepton("console", "--script", str(script), cwd=cwd)
+    no_surveys = tmp_path / "surveys.yml"
+    no_surveys.write_text("surveys: []\n")
+    env = {"LEPTON_SURVEYS": str(no_surveys)}
+    result = run_lepton("console", "--script", str(script), cwd=cwd, env=env)
     assert result.returncode == 0, result.stderr
     turns = result.stdout.split("you> ")
     assigned, nudged, snoozed, woke, done, listed = (
@@ -237,6 +243,7 @@ def test_console_shows_a_nudge_a_snooze_and_a_completion(tmp_path: Path) -> None
     assert "DM bob <> lepton  lepton:" in nudged and "Kubernetes 101" in nudged
     assert "[1] Done  [2] Snooze 1 day  [3] Snooze 3 days  [4] Snooze 7 days" in nudged
     assert "Snoozed *Kubernetes 101* until" in snoozed
+    assert "is due in 7 days" in nudged and "is due in 6 days" in woke
     assert "Your snooze is over." in woke
     assert "Marked *Kubernetes 101* done" in done
     assert "1 of 1 done" in listed

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from bot.local_slack_shapes import Message
 from bot.slack_payloads import Actor, block_action, event, view_submission
 from models import AuditLog, SurveyDelivery, SurveyResponse
+from people.survey_schedule import REMINDER_LEAD
 from tests.slack_app import ADMIN, TEAM, RunningApp, blocks_text, running_app, settle, wait_for
 
 ALICE, BOB, CAROL, DAVE = "UALICE01", "UBOB0001", "UCAROL01", "UDAVE001"
@@ -45,6 +46,7 @@ surveys:
     digest_channels: ["#people-leads"]
     anonymity_threshold: 3
 """
+WINDOW = timedelta(days=14)
 
 
 def round_start() -> datetime:
@@ -324,17 +326,20 @@ def test_the_comment_button_of_a_closed_round_says_it_closed(app: RunningApp) ->
 
 
 def test_a_reminder_goes_to_those_who_have_not_answered(app: RunningApp) -> None:
+    """Checked at the last moment a reminder may go out: a day before a Monday deadline is a
+    Sunday, so the reminder waits for Monday morning."""
     start = round_start()
     open_round(app, start)
     answer(app, ALICE, "workload", 4, "Agree")
-    report = app.services.scheduled_work(start + timedelta(days=13)).surveys
+    last_call = start + WINDOW - REMINDER_LEAD
+    report = app.services.scheduled_work(last_call).surveys
     assert report.reminders.sent == 3
     for user in (BOB, CAROL, DAVE):
         latest = app.workspace.messages(app.workspace.dm_channel(user))[-1]
         assert "A reminder:" in latest.text and "Team pulse" in latest.text
         assert invitation(app, user).ts.replace(".", "") in latest.text, "links the survey"
     assert app.workspace.messages(app.workspace.dm_channel(ALICE))[-1].text.startswith("Team pulse")
-    assert app.services.scheduled_work(start + timedelta(days=13)).surveys.reminders.sent == 0
+    assert app.services.scheduled_work(last_call).surveys.reminders.sent == 0
 
 
 def test_after_the_round_closes_a_press_records_nothing(app: RunningApp) -> None:
