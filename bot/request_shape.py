@@ -9,14 +9,17 @@ such a body; this names what is wrong with one, so it can be answered 400 instea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from slack_bolt.kwargs_injection.utils import build_required_kwargs
 from slack_bolt.logger.messages import warning_unhandled_request
-from slack_bolt.request import BoltRequest, payload_utils
+from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import parse_body
 
 Check = Callable[[Any], bool]
+log = logging.getLogger(__name__)
 
 
 def _is_object(value: Any) -> bool:
@@ -82,22 +85,6 @@ REQUIRED: dict[str, tuple[tuple[str | int, ...], ...]] = {
 """Text Bolt's listener matchers index without checking, by payload type."""
 
 
-BOLT_EXTRACTORS: tuple[Callable[[dict[str, Any]], Any], ...] = (
-    payload_utils.to_options,
-    payload_utils.to_shortcut,
-    payload_utils.to_action,
-    payload_utils.to_view,
-    payload_utils.to_command,
-    payload_utils.to_event,
-    payload_utils.to_message,
-    payload_utils.to_step,
-)
-"""What Bolt pulls out of every body to build listener arguments, before any listener or error
-handler runs (a `view_submission` whose view has no `type` fails in `to_step`). Running them,
-the request's context and the warning Bolt logs for a request no listener takes (it reads
-`view.type` of a null view) keeps this check in step with the Bolt version installed."""
-
-
 def problem(raw: bytes, content_type: str | None) -> str | None:
     """What makes this body unreadable as a Slack request, or None when Bolt can read it."""
     try:
@@ -109,10 +96,13 @@ def problem(raw: bytes, content_type: str | None) -> str | None:
         return "the body is not an object"
     if wrong := _misshapen(body) or _incomplete(body):
         return wrong
+    # Bolt's own steps before any listener or error handler runs: the request's context, the
+    # arguments it builds for listeners (a `view_submission` whose view has no `type` fails in
+    # there), and the warning it logs for a request no listener takes (it reads `view.type` of
+    # a null view). Running them keeps this check in step with the Bolt version installed.
     try:
         request = BoltRequest(body=body, mode="socket_mode")
-        for extract in BOLT_EXTRACTORS:
-            extract(body)
+        build_required_kwargs(logger=log, required_arg_names=[], request=request, response=None)
         warning_unhandled_request(request)
     except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
         return f"unexpected shape: {error!r}"

@@ -8,7 +8,7 @@ import logging
 import uuid
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 def register(app: App) -> None:
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+    def on_error(
+        error: Exception, body: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         if database_unavailable(error):
             log.warning("database unavailable, told the person to try again: %s", error)
             message = replies.DATABASE_AWAY
@@ -29,23 +31,16 @@ def register(app: App) -> None:
             log.error("unhandled error, reference %s", reference, exc_info=error)
             message = replies.apology(reference)
         try:
-            tell(client, body, message)
+            tell(client, body, context.response_url, message)
         except Exception:
             log.exception("could not tell the person: %s", message)
 
 
-def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """Reach the person behind a request the quietest way it allows. The body may be the garbled
-    one that caused the failure, so every field is checked before it is used."""
-    urls = payload_checks.part(body, "response_urls")
-    response_url = payload_checks.url(body.get("response_url")) or next(
-        (
-            found
-            for u in (urls if isinstance(urls, list) else [])
-            if (found := payload_checks.url(payload_checks.part(u, "response_url")))
-        ),
-        None,
-    )
+def tell(client: WebClient, body: dict[str, Any], response_url: str | None, text: str) -> None:
+    """Reach the person behind a request the quietest way it allows: `response_url` is the one
+    Bolt found (in `response_url` or a modal's `response_urls`). The body may be the garbled one
+    that caused the failure, so every field is checked before it is used."""
+    response_url = payload_checks.url(response_url)
     user = payload_checks.user_id(body.get("user_id")) or payload_checks.user_id(
         payload_checks.part(body, "user", "id")
     )

@@ -46,7 +46,6 @@ surveys:
     digest_channels: ["#people-leads"]
     anonymity_threshold: 3
 """
-WINDOW = timedelta(days=14)
 
 
 def round_start() -> datetime:
@@ -331,7 +330,7 @@ def test_a_reminder_goes_to_those_who_have_not_answered(app: RunningApp) -> None
     start = round_start()
     open_round(app, start)
     answer(app, ALICE, "workload", 4, "Agree")
-    last_call = start + WINDOW - REMINDER_LEAD
+    last_call = start + app.services.surveys.definition("pulse").window - REMINDER_LEAD
     report = app.services.scheduled_work(last_call).surveys
     assert report.reminders.sent == 3
     for user in (BOB, CAROL, DAVE):
