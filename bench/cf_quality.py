@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from bench.movielens import load_ratings
 from bench.report import peak_rss_mib, record
-from indexer.collaborative import CFConfig, CFModel, RatingRow
+from indexer.learning.collaborative import CFConfig, CFModel, RatingRow
 
 K = 10
 EASE_LAMBDAS = (50.0, 100.0, 250.0, 500.0, 1000.0)

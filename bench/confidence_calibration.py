@@ -12,10 +12,10 @@ import numpy as np
 
 from bench.report import record, scratch_knowledge
 from indexer.embedding import Embedder
-from indexer.feedback import Feedback
-from indexer.ingest import Ingestor
-from indexer.loaders.files import load_tree
-from indexer.ranker import MIN_CONFIDENCE, Ranker
+from indexer.ingest.loaders.files import load_tree
+from indexer.ingest.pipeline import Ingestor
+from indexer.learning.feedback import Feedback
+from indexer.search.ranker import MIN_CONFIDENCE, Ranker
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 ANSWERABLE = [

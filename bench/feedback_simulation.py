@@ -25,10 +25,10 @@ from sklearn.cluster import MiniBatchKMeans
 from bench.debian_packages import DEFAULT_CACHE, load_known_items
 from bench.report import record
 from bench.retrieval_quality import embeddings
-from indexer.collaborative import CFModel, RatingRow, rating_prior
 from indexer.embedding import Embedder
-from indexer.feedback import FeedbackSnapshot
-from indexer.hybrid import (
+from indexer.learning.collaborative import CFModel, RatingRow, rating_prior
+from indexer.learning.feedback import FeedbackSnapshot
+from indexer.search.hybrid import (
     BlendWeights,
     Candidates,
     blend,
@@ -36,8 +36,8 @@ from indexer.hybrid import (
     phrase_overlap,
     retrieve,
 )
-from indexer.lexical import LexicalIndex
-from indexer.vector_index import VectorIndex
+from indexer.search.lexical import LexicalIndex
+from indexer.search.vectors import VectorIndex
 
 K = 10
 TOPICS = 60

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import record
-from bot.local_slack import RESPONSE_URL, LocalSlack, Reply, Workspace
-from bot.slack_payloads import Actor, command
+from bot.simulated_slack.payloads import Actor, command
+from bot.simulated_slack.server import RESPONSE_URL, LocalSlack, Reply, Workspace
 from tests.helpers import LEPTON, LISTENING, Server, free_port, lepton_env
 from tests.slack_app import blocks_text
 
@@ -85,7 +85,7 @@ QUESTIONS = (
 )
 HEADER = re.compile(r"<@(\w+)> asked with `/lepton`")
 VERDICT = re.compile(r"_(.+)_[:.]")
-FAILURE_WORDS = ("Sorry, something went wrong", "Traceback")  # handlers/replies.py apology
+FAILURE_WORDS = ("Sorry, something went wrong", "Traceback")  # the apology in replies.py
 PROBLEM = re.compile(r" (WARNING|ERROR|CRITICAL) |Traceback")
 QUEUE_DEPTH = re.compile(r"waitress\.queue: Task queue depth is (\d+)")
 

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import record, scratch_knowledge
-from indexer.chunking import chunk_document
 from indexer.embedding import BATCH_SIZE, Embedder
-from indexer.ingest import Ingestor
-from indexer.loaders.files import load_tree
+from indexer.ingest.chunking import chunk_document
+from indexer.ingest.loaders.files import load_tree
+from indexer.ingest.pipeline import Ingestor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 WORDS = [

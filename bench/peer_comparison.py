@@ -17,7 +17,7 @@ process so its resident memory is its own: "index memory" is VmRSS after buildin
 minus VmRSS just before the first vector was added (libraries imported, client open, input
 vectors loaded), and "process RSS" is the side's whole VmRSS at the end.
 
-Lepton is `indexer.vector_index.VectorIndex`, the class it serves from. The peer is chromadb
+Lepton is `indexer.search.vectors.VectorIndex`, the class it serves from. The peer is chromadb
 (pinned below) in its own virtualenv under ~/.cache/lepton-bench/peer-venv, made on first run so
 it cannot disturb Lepton's dependencies: a `PersistentClient` collection with
 `configuration={"hnsw": {"space": "ip"}}` (inner product; the vectors are unit length, so that is
@@ -34,7 +34,7 @@ from run to run, so the verdict holds Lepton to the better build on each of p95 
 "What-if" rows show what would close a gap, changing Lepton's choices in the child process only:
 Lepton's saved index loaded as a server would, searched on one faiss thread at its own nprobe and
 at nlist/2 ... nlist/32 (index memory there is VmRSS growth from loading it), and, where Lepton
-uses IVF, exact search forced by raising EXACT_LIMIT. indexer/vector_index.py is copied when the
+uses IVF, exact search forced by raising EXACT_LIMIT. indexer/search/vectors.py is copied when the
 run starts and every Lepton row imports that copy, so edits made meanwhile cannot mix versions;
 the report gives its hash and whether it matches the last commit.
 """
@@ -109,12 +109,12 @@ def timed_queries(
 
 
 def vector_index_module(work: Path) -> ModuleType:
-    """indexer.vector_index as it was when the run started: it is being tuned while runs go on,
+    """indexer.search.vectors as it was when the run started: it is being tuned while runs go on,
     and the rows of one run must measure one version."""
-    spec = importlib.util.spec_from_file_location("indexer.vector_index", work / SNAPSHOT)
+    spec = importlib.util.spec_from_file_location("indexer.search.vectors", work / SNAPSHOT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["indexer.vector_index"] = module
+    sys.modules["indexer.search.vectors"] = module
     spec.loader.exec_module(module)
     return module
 
@@ -377,12 +377,12 @@ def query_vectors() -> tuple[np.ndarray, Any]:
 
 
 def module_version(current: bytes) -> str:
-    """Which indexer/vector_index.py the Lepton rows measured: it may hold uncommitted edits."""
+    """Which indexer/search/vectors.py the Lepton rows measured: it may hold uncommitted edits."""
     committed = subprocess.run(
-        ["git", "show", "HEAD:indexer/vector_index.py"], cwd=REPO, capture_output=True
+        ["git", "show", "HEAD:indexer/search/vectors.py"], cwd=REPO, capture_output=True
     ).stdout
     state = "as committed" if current == committed else "with uncommitted edits"
-    return f"indexer/vector_index.py sha256 {hashlib.sha256(current).hexdigest()[:12]} ({state})"
+    return f"indexer/search/vectors.py sha256 {hashlib.sha256(current).hexdigest()[:12]} ({state})"
 
 
 def load_average() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot import migrate
 from indexer.embedding import Embedder
-from indexer.index_store import KnowledgeIndex
+from indexer.search.index_store import KnowledgeIndex
 from models import create_db_engine, make_session_factory
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -26,9 +26,9 @@ import numpy as np
 from bench.debian_packages import DEFAULT_CACHE, load_known_items
 from bench.report import record
 from indexer.embedding import Embedder
-from indexer.hybrid import BlendWeights, blend, normalise_lexical, phrase_overlap, retrieve
-from indexer.lexical import LexicalIndex
-from indexer.vector_index import VectorIndex
+from indexer.search.hybrid import BlendWeights, blend, normalise_lexical, phrase_overlap, retrieve
+from indexer.search.lexical import LexicalIndex
+from indexer.search.vectors import VectorIndex
 
 K = 10
 SAMPLE = 4_000

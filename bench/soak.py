@@ -46,9 +46,9 @@ from bench.http_burst import (
     send,
 )
 from bench.report import record
-from bot.local_slack import RESPONSE_URL, LocalSlack, Reply, Workspace
-from bot.slack_payloads import Actor, SlackRequest, block_action, command, event
-from handlers.blocks import MORE_RESULTS, RATE_UP
+from bot.simulated_slack.payloads import Actor, SlackRequest, block_action, command, event
+from bot.simulated_slack.server import RESPONSE_URL, LocalSlack, Reply, Workspace
+from handlers.knowledge.blocks import MORE_RESULTS, RATE_UP
 from tests.slack_app import blocks_text
 
 TEAM = "T0LEPTON"

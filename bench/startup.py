@@ -28,8 +28,8 @@ from bench.http_burst import (
 )
 from bench.report import record
 from bench.synthetic import Corpus, build_corpus
-from bot.local_slack import RESPONSE_URL, LocalSlack, Workspace
-from bot.slack_payloads import Actor, command
+from bot.simulated_slack.payloads import Actor, command
+from bot.simulated_slack.server import RESPONSE_URL, LocalSlack, Workspace
 from indexer.embedding import Embedder
 
 STARTS = 3

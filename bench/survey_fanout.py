@@ -23,9 +23,9 @@ from sqlalchemy import update
 
 from bench.report import record
 from bot import migrate
-from bot.local_slack import LocalSlack, Reply, Workspace
 from bot.services import Services
 from bot.settings import load_settings
+from bot.simulated_slack.server import LocalSlack, Reply, Workspace
 from models import SurveyDelivery, create_db_engine
 
 SURVEY = """

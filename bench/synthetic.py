@@ -195,7 +195,7 @@ def _write_ratings(engine: Engine, n: int, users: list[str], seed: int) -> None:
 def build_corpus(embedder: Embedder, n: int, seed: int = 0, fresh: bool = False) -> Corpus:
     """The migrated SQLite database of `n` snippets with ratings, and its FAISS and BM25 files,
     built by Lepton's own KnowledgeIndex; reused when already built."""
-    from indexer.index_store import KnowledgeIndex
+    from indexer.search.index_store import KnowledgeIndex
     from models import make_session_factory
 
     root = CORPUS_CACHE / f"corpus-{n}-{seed}"

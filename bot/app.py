@@ -17,7 +17,9 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from bot.services import Services
 from bot.slack_client import web_client
 from bot.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
-from handlers import actions, commands, database_guard, errors, events, snippets, surveys, training
+from handlers import knowledge, surveys, training
+from handlers.commands import lepton as commands
+from handlers.plumbing import database_guard, errors
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 INSTALL_PATH = "/slack/install"
@@ -87,7 +89,7 @@ def build_app(
     else:
         app = App(client=web_client(settings), **common)
     database_guard.register(app, services.engine)
-    for surface in (commands, events, actions, snippets, surveys, training):
-        surface.register(app, services)
+    for feature in (commands, knowledge, training, surveys):
+        feature.register(app, services)
     errors.register(app)
     return app

@@ -15,29 +15,29 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 import models
 from bot import migrate as migrations
-from bot.console import PROMPT as CONSOLE_PROMPT
-from bot.console import EmptyKnowledge
-from bot.console import run as run_console
+from bot.console.repl import PROMPT as CONSOLE_PROMPT
+from bot.console.repl import EmptyKnowledge
+from bot.console.repl import run as run_console
 from bot.log_redaction import configure_logging
 from bot.services import Services
 from bot.serving import serve_http, serve_socket
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack_client import web_client
-from bot.slack_history import fetch_channel_documents
 from bot.worker import build_scheduler
-from indexer.documents import LoadResult
-from indexer.loaders.files import load_tree
-from indexer.loaders.slack_export import load_export
-from indexer.questions import Asked
+from handlers.knowledge.channel_history import fetch_channel_documents
+from indexer.ingest.documents import LoadResult
+from indexer.ingest.loaders.files import load_tree
+from indexer.ingest.loaders.slack_export import load_export
+from indexer.insights.questions import Asked
 from models.base import utcnow
 from people.audit import record_audit
-from people.survey_chart import trend_chart_png
-from people.survey_definitions import SurveyConfigError
-from people.survey_digest import digest_text
-from people.surveys import RoundInfo, SurveyError
-from people.training import TrainingError, parse_assignment_csv
-from people.training_catalog import CatalogError, import_catalog
-from people.training_chart import completion_chart_png
+from people.surveys.chart import trend_chart_png
+from people.surveys.definitions import SurveyConfigError
+from people.surveys.digest import digest_text
+from people.surveys.rounds import RoundInfo, SurveyError
+from people.training.assignments import TrainingError, parse_assignment_csv
+from people.training.catalog import CatalogError, import_catalog
+from people.training.chart import completion_chart_png
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXIT_USAGE = 2

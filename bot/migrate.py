@@ -25,7 +25,8 @@ def target_metadata() -> list[MetaData]:
 
 
 def include_name(name: str | None, type_: str, _parent: Any) -> bool:
-    """APScheduler creates and owns its job table; autogenerate must not try to drop it."""
+    """APScheduler's job table, which an older worker still running during a deploy may create,
+    is not Lepton's: autogenerate must not try to drop it."""
     return not (type_ == "table" and name in LIBRARY_OWNED_TABLES)
 
 

@@ -3,7 +3,6 @@ services on top, so commands, the Slack app and the worker all share the same pa
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -18,28 +17,26 @@ from sqlalchemy.orm import Session, sessionmaker
 import models
 from bot.settings import Settings
 from bot.slack_client import web_client
-from handlers.home import HomeSection
-from handlers.membership import Membership
-from handlers.once import Once
-from handlers.slack_directory import SlackDirectory
-from handlers.slack_sending import ChannelNames
-from handlers.survey_delivery import SlackSurveyCouriers
-from handlers.surveys import survey_section
-from handlers.training import training_section
-from handlers.training_delivery import SlackTrainingCouriers
+from handlers.plumbing.directory import SlackDirectory
+from handlers.plumbing.membership import Membership
+from handlers.plumbing.once import Once
+from handlers.plumbing.sending import ChannelNames
+from handlers.plumbing.services import HomeSection
+from handlers.surveys.delivery import SlackSurveyCouriers
+from handlers.training.delivery import SlackTrainingCouriers
 from indexer.embedding import Embedder
-from indexer.feedback import Feedback
-from indexer.index_store import KnowledgeIndex
-from indexer.ingest import Ingestor
-from indexer.questions import Questions
-from indexer.ranker import Ranker
-from indexer.threads import one_thread_per_question
+from indexer.ingest.pipeline import Ingestor
+from indexer.insights.questions import Questions
+from indexer.learning.feedback import Feedback
+from indexer.search.index_store import KnowledgeIndex
+from indexer.search.ranker import Ranker
+from indexer.search.threads import one_thread_per_question
 from models.base import utcnow
 from people.outbox import RetryLater
-from people.survey_definitions import load_surveys
-from people.surveys import Surveys, TickReport
-from people.training import Training
-from people.training_schedule import TrainingReport, training_tick
+from people.surveys.definitions import load_surveys
+from people.surveys.rounds import Surveys, TickReport
+from people.training.assignments import Training
+from people.training.schedule import TrainingReport, training_tick
 
 INDEX_DIR = "index"
 log = logging.getLogger(__name__)
@@ -61,10 +58,6 @@ class Services:
     home_sections: list[HomeSection] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
     """What "now" is for the handlers: the real clock, or the console's, which `wait` moves on."""
-
-    def __post_init__(self) -> None:
-        if not self.home_sections:
-            self.home_sections = [training_section(self), survey_section(self)]
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -167,13 +160,8 @@ class Services:
 
     def warm_up(self) -> None:
         """Load the model, the index and the learned scores now, so the first question is as
-        fast as the rest, each question on one thread; and drop delivery claims
-        too old for Slack to retry. What is loaded by then lives as long as the process, so it
-        is frozen out of the garbage collector's scans: full collections over the half a
-        million objects of the model and indexes paused every thread, acks included, for up to
-        480 ms (bench/http_burst.py)."""
+        fast as the rest, each question on one thread; and drop delivery claims too old for
+        Slack to retry."""
         one_thread_per_question()
         self.ranker.rank("warm up", limit=1)
         self.once.forget_old()
-        gc.collect()
-        gc.freeze()

@@ -3,10 +3,9 @@ slow listener never blocks Slack's next request) or over Socket Mode."""
 
 from __future__ import annotations
 
-import hmac
+import gc
 import io
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,13 +18,12 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 from bot import request_shape
 from bot.app import build_app
 from bot.services import Services
-from bot.slack_payloads import signature
+from bot.signing import signed
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 THREADS = 8
-MAX_AGE_SECONDS = 5 * 60
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -46,7 +44,7 @@ def wsgi_app(app: App, signing_secret: str) -> WSGIApp:
         if environ.get("REQUEST_METHOD") == "POST":
             raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
-            if not _signed(
+            if not signed(
                 signing_secret,
                 raw,
                 environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
@@ -61,16 +59,6 @@ def wsgi_app(app: App, signing_secret: str) -> WSGIApp:
         return slack(environ, start_response)
 
     return application
-
-
-def _signed(secret: str, body: bytes, timestamp: str | None, given: str | None) -> bool:
-    """Slack's signature over the raw bytes (slack_sdk's verifier decodes them as UTF-8 first
-    and fails on anything else) and a timestamp within 5 minutes."""
-    if not timestamp or not given or not timestamp.isdigit():
-        return False
-    if abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
-        return False
-    return hmac.compare_digest(signature(secret, timestamp, body), given)
 
 
 def http_server(services: Services, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
@@ -88,8 +76,19 @@ def http_server(services: Services, host: str, port: int) -> BaseWSGIServer | Mu
     )
 
 
+def freeze_what_is_loaded() -> None:
+    """Only in a process that now serves until it exits: what is loaded by then lives as long
+    as the process, so it is frozen out of the garbage collector's scans (full collections over
+    the half a million objects of the model and indexes paused every thread, acks included, for
+    up to 480 ms, bench/http_burst.py). Freezing at every app boot instead kept each earlier
+    app's garbage alive in a process that builds many, such as the test run."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve_http(services: Services, host: str, port: int) -> None:
     server = http_server(services, host, port)
+    freeze_what_is_loaded()
     log.info("Lepton is listening on http://%s:%s%s", host, port, EVENTS_PATH)
     server.run()
 
@@ -106,5 +105,6 @@ def socket_handler(services: Services) -> SocketModeHandler:
 
 def serve_socket(services: Services) -> None:
     handler = socket_handler(services)
+    freeze_what_is_loaded()
     log.info("Lepton is connecting over Socket Mode")
     handler.start()

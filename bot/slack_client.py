@@ -4,7 +4,7 @@ after SLACK_TIMEOUT_SECONDS, and 429s are waited out and retried.
 A 500 or a dropped connection does not say whether Slack did the work, so only calls that are
 safe to repeat (reads, and writes that set a state rather than add something) are retried
 inside the client. A message is never re-posted blindly: whoever posts it attaches a key and
-looks for it in Slack first (`handlers.slack_sending`)."""
+looks for it in Slack first (`handlers.plumbing.sending`)."""
 
 from __future__ import annotations
 

@@ -3,19 +3,16 @@ training and survey slots that the people features fill in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from slack_sdk import WebClient
 
-from handlers.blocks import Block, escape, link, section
-from indexer.recommendations import RecentSearch, Recommendation, recent_searches, recommend
-
-if TYPE_CHECKING:
-    from bot.services import Services
-
-HomeSection = Callable[[str], list[Block]]
-"""Blocks for one part of the home tab, given the viewer's user id."""
+from handlers.plumbing.blocks import Block, escape, link, section
+from handlers.plumbing.services import Services
+from indexer.insights.recommendations import (
+    RecentSearch,
+    Recommendation,
+    recent_searches,
+    recommend,
+)
 
 
 def publish_home(services: Services, client: WebClient, user_id: str, team_id: str | None) -> None:

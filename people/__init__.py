@@ -1,1 +1,2 @@
-"""Slack-free logic about people themselves: their personal data and what Lepton keeps of it."""
+"""The HR side of Lepton, Slack-free: pulse surveys, training, the outbox that sends each
+scheduled message once, privacy requests (forget-me) and the audit trail."""

@@ -1,6 +1,7 @@
-"""The local Slack Web API used by the tests; it lives in the product as bot.local_slack."""
+"""The local Slack Web API used by the tests; it lives in the product as
+bot.simulated_slack.server."""
 
-from bot.local_slack import Call, Reply
-from bot.local_slack import LocalSlack as FakeSlack
+from bot.simulated_slack.server import Call, Reply
+from bot.simulated_slack.server import LocalSlack as FakeSlack
 
 __all__ = ["Call", "FakeSlack", "Reply"]

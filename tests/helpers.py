@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.local_slack import LocalSlack, Reply
+from bot.simulated_slack.server import LocalSlack, Reply
 
 LEPTON = Path(sys.executable).parent / "lepton"
 

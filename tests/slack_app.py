@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot import migrate
-from bot.local_slack import LocalSlack
-from bot.local_workspace import Workspace
 from bot.services import Services
 from bot.serving import http_server
 from bot.settings import load_settings
-from bot.slack_payloads import Actor, SlackRequest, command
+from bot.simulated_slack.payloads import Actor, SlackRequest, command
+from bot.simulated_slack.server import LocalSlack
+from bot.simulated_slack.workspace import Workspace
 from indexer.embedding import Embedder
-from indexer.loaders.files import load_tree
+from indexer.ingest.loaders.files import load_tree
 
 SECRET = "e1c5a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
 TEAM = "T0LEPTON"

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.slack_payloads import Actor
-from handlers.command_parser import (
+from bot.simulated_slack.payloads import Actor
+from handlers.commands.parser import (
     ADMIN_ONLY,
     SURVEY_ACTIONS,
     SURVEY_FOR_EVERYONE,
     TRAIN_FOR_ADMINS,
 )
 from models import Assignment, AuditLog, SurveyRound, create_db_engine
-from people.training_catalog import import_catalog
+from people.training.catalog import import_catalog
 from tests.conftest import fresh_database
 from tests.slack_app import TEAM, RunningApp, running_app, wait_for
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 
-from handlers.blocks import (
+from handlers.knowledge.blocks import (
     MORE_RESULTS,
     RATE_DOWN,
     RATE_UP,
     SECTION_MARK,
     WHY_THESE,
     answer_blocks,
-    escape,
     fallback_text,
-    link,
     why_text,
 )
-from indexer.query import parse_query
-from indexer.ranker import RankedSnippet, Ranking
+from handlers.plumbing.blocks import escape, link
+from indexer.search.query import parse_query
+from indexer.search.ranker import RankedSnippet, Ranking
 
 
 def result(n: int, **fields: object) -> RankedSnippet:

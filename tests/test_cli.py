@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import migrate as migrations
 from tests.helpers import run_lepton
 
 SUBCOMMANDS = [
@@ -33,10 +34,11 @@ def test_migrate_creates_schema_then_is_a_no_op(db_url: str, tmp_path: Path) -> 
     env = {"DATABASE_URL": db_url}
     first = run_lepton("migrate", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "migrated from an empty database to 0004" in first.stdout
+    head = migrations.head_revision()
+    assert f"migrated from an empty database to {head}" in first.stdout
     second = run_lepton("migrate", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "already at revision 0004; nothing to do" in second.stdout
+    assert f"already at revision {head}; nothing to do" in second.stdout
     stats = run_lepton("stats", env=env, cwd=tmp_path)
     assert stats.returncode == 0, stats.stderr
     assert "snippets: 0" in stats.stdout

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from indexer.collaborative import CFConfig, CFModel, RatingRow, rating_prior
+from indexer.learning.collaborative import CFConfig, CFModel, RatingRow, rating_prior
 
 UNRATED = 999
 

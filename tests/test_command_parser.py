@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.command_parser import MAX_QUERY_CHARS, SUBCOMMANDS, parse_command
+from handlers.commands.parser import MAX_QUERY_CHARS, SUBCOMMANDS, parse_command
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.slack_payloads import event
-from handlers import replies
+from bot.simulated_slack.payloads import event
+from handlers.knowledge import replies
 from models import QueryLog, create_db_engine
 from tests.postgres_server import PostgresServer
 from tests.slack_app import ADMIN, TEAM, RunningApp, blocks_text, running_app, settle, wait_for

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.serving import http_server
-from bot.slack_payloads import Actor, SlackRequest, block_action, event
+from bot.simulated_slack.payloads import Actor, SlackRequest, block_action, event
 from models import QueryLog, Rating, create_db_engine
 from tests.conftest import fresh_database
 from tests.slack_app import TEAM, RunningApp, running_app, settle, wait_for

@@ -13,20 +13,20 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
-from indexer.documents import LoadResult, Section, SourceDocument
 from indexer.embedding import Embedder
-from indexer.experts import experts
-from indexer.feedback import Feedback
-from indexer.index_store import KnowledgeIndex
-from indexer.ingest import Ingestor
-from indexer.ranker import Ranker
-from indexer.recommendations import (
+from indexer.ingest.documents import LoadResult, Section, SourceDocument
+from indexer.ingest.pipeline import Ingestor
+from indexer.ingest.saved_messages import SavedMessage, saved_message_document
+from indexer.insights.experts import experts
+from indexer.insights.recommendations import (
     REASON_SIMILAR,
     REASON_WELL_RATED,
     recent_searches,
     recommend,
 )
-from indexer.saved_messages import SavedMessage, saved_message_document
+from indexer.learning.feedback import Feedback
+from indexer.search.index_store import KnowledgeIndex
+from indexer.search.ranker import Ranker
 from models import Document, QueryLog, Snippet, make_session_factory
 
 PAYMENTS = "C0PAYMENTS"

@@ -12,15 +12,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
-from indexer import vector_index
-from indexer.documents import LoadResult
 from indexer.embedding import Embedder
-from indexer.feedback import Feedback
-from indexer.index_store import KnowledgeIndex, index_state
-from indexer.ingest import Ingestor, IngestSummary
-from indexer.loaders.files import load_tree
-from indexer.ranker import RankedSnippet, Ranker
-from indexer.vector_index import VectorIndex
+from indexer.ingest.documents import LoadResult
+from indexer.ingest.loaders.files import load_tree
+from indexer.ingest.pipeline import Ingestor, IngestSummary
+from indexer.learning.feedback import Feedback
+from indexer.search import vectors as vector_index
+from indexer.search.index_store import KnowledgeIndex, index_state
+from indexer.search.ranker import RankedSnippet, Ranker
+from indexer.search.vectors import VectorIndex
 from models import Document, Rating, Snippet, SnippetEmbedding, make_session_factory
 
 DEPLOY = """---
@@ -356,7 +356,7 @@ def test_empty_load_changes_nothing(
 def test_saved_message_becomes_a_snippet_and_saving_again_updates_it(
     sessions: sessionmaker[Session], tmp_path: Path, embedder: Embedder
 ) -> None:
-    from indexer.saved_messages import SavedMessage, saved_message_document
+    from indexer.ingest.saved_messages import SavedMessage, saved_message_document
 
     message = SavedMessage(
         team_id="T1",

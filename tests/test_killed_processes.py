@@ -15,13 +15,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from bot import migrate
-from bot.local_slack import LocalSlack, Workspace
 from bot.services import Services
 from bot.settings import load_settings
+from bot.simulated_slack.server import LocalSlack, Workspace
 from indexer.embedding import Embedder
-from indexer.index_store import KnowledgeIndex
+from indexer.search.index_store import KnowledgeIndex
 from models import Document, Nudge
-from people.training_catalog import import_catalog
+from people.training.catalog import import_catalog
 from tests.helpers import LEPTON, kill_after_posts, lepton_env, run_lepton
 from tests.slack_app import wait_for
 from tests.test_ingest import assert_index_agrees

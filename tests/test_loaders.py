@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from indexer.documents import LoadResult, SourceDocument
-from indexer.loaders import faq, files, html, load_tree, markdown, pdf, rst, text
+from indexer.ingest.documents import LoadResult, SourceDocument
+from indexer.ingest.loaders import faq, files, html, load_tree, markdown, pdf, rst, text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
 

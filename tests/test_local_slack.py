@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.local_slack import LocalSlack, LocalSlackError, Reply, Workspace
+from bot.simulated_slack.server import LocalSlack, LocalSlackError, Reply, Workspace
 
 
 @pytest.fixture

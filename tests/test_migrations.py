@@ -95,3 +95,16 @@ def test_survey_rows_written_before_0003_keep_their_state(engine: Engine) -> Non
     assert delivery.channel_id == "D1"
     assert delivery.not_before == OPENED, "never sent: due from when its round opened"
     assert send_on == "2026-11-02"
+
+
+def test_the_old_shared_scheduler_job_table_is_dropped(engine: Engine) -> None:
+    """Before 0005 every `serve` and `worker` shared APScheduler's job table; upgrading removes
+    it, so no scheduler can pick up another's stored jobs."""
+    config = migrations.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY)"))
+    migrations.upgrade(engine)
+    assert "apscheduler_jobs" not in inspect(engine).get_table_names()

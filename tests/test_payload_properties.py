@@ -2,10 +2,10 @@
 wrongly typed), Lepton never answers Slack with a 5xx, never logs an unhandled error, keeps
 answering questions, and tells the person something readable where it can.
 
-Each request starts from the real shape `bot/slack_payloads.py` builds for one of the app's
-surfaces, aimed at real state (a recorded answer, an open survey round, a training assignment)
-so that it reaches deep into the handlers, and is then mutated: keys dropped, values replaced by
-the wrong type, the body truncated or given bytes that are not UTF-8.
+Each request starts from the real shape `bot/simulated_slack/payloads.py` builds for one of
+the app's surfaces, aimed at real state (a recorded answer, an open survey round, a training
+assignment) so that it reaches deep into the handlers, and is then mutated: keys dropped,
+values replaced by the wrong type, the body truncated or given bytes that are not UTF-8.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.slack_payloads import (
+from bot.simulated_slack.payloads import (
     FORM,
     JSON,
     Actor,
@@ -40,14 +40,14 @@ from bot.slack_payloads import (
     signature,
     view_submission,
 )
-from handlers.actions import FORGET_CANCEL, FORGET_CONFIRM
-from handlers.blocks import MORE_RESULTS, RATE_DOWN, RATE_UP, WHY_THESE
-from handlers.modals import ADD_CALLBACK, SAVE_CALLBACK, add_modal, save_modal
-from handlers.snippets import SAVE_SHORTCUT
-from handlers.survey_blocks import COMMENT_BLOCK, COMMENT_CALLBACK
-from handlers.training_blocks import DONE, ENROL, OPEN, SNOOZE
+from handlers.knowledge.blocks import MORE_RESULTS, RATE_DOWN, RATE_UP, WHY_THESE
+from handlers.knowledge.buttons import FORGET_CANCEL, FORGET_CONFIRM
+from handlers.knowledge.modals import ADD_CALLBACK, SAVE_CALLBACK, add_modal, save_modal
+from handlers.knowledge.saving import SAVE_SHORTCUT
+from handlers.surveys.blocks import COMMENT_BLOCK, COMMENT_CALLBACK
+from handlers.training.blocks import DONE, ENROL, OPEN, SNOOZE
 from models import create_db_engine
-from people.training_catalog import import_catalog
+from people.training.catalog import import_catalog
 from tests.slack_app import (
     ADMIN,
     SECRET,

@@ -13,14 +13,14 @@ from sqlalchemy import JSON, Engine, String, Text, cast, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
-from indexer.documents import LoadResult
 from indexer.embedding import Embedder
-from indexer.feedback import Feedback
-from indexer.index_store import KnowledgeIndex
-from indexer.ingest import Ingestor
-from indexer.questions import Asked, Questions
-from indexer.ranker import Ranker
-from indexer.saved_messages import SavedMessage, saved_message_document
+from indexer.ingest.documents import LoadResult
+from indexer.ingest.pipeline import Ingestor
+from indexer.ingest.saved_messages import SavedMessage, saved_message_document
+from indexer.insights.questions import Asked, Questions
+from indexer.learning.feedback import Feedback
+from indexer.search.index_store import KnowledgeIndex
+from indexer.search.ranker import Ranker
 from models import (
     Answer,
     AnswerSnippet,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.slack_payloads import Actor, event
-from handlers.membership import Membership
-from indexer.loaders.files import load_tree
+from bot.simulated_slack.payloads import Actor, event
+from handlers.plumbing.membership import Membership
+from indexer.ingest.loaders.files import load_tree
 from models import create_db_engine
 from tests.conftest import fresh_database
 from tests.fake_slack import Reply

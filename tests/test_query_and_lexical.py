@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.lexical import LexicalIndex, tokenize
-from indexer.query import parse_query
+from indexer.search.lexical import LexicalIndex, tokenize
+from indexer.search.query import parse_query
 
 
 def test_filters_phrases_and_free_text_are_separated() -> None:

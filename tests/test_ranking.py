@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
 from indexer.embedding import Embedder
-from indexer.feedback import Feedback
-from indexer.hybrid import BlendWeights, relevance_gate
-from indexer.index_store import KnowledgeIndex
-from indexer.ingest import Ingestor
-from indexer.loaders.files import load_tree
-from indexer.questions import Asked, Questions
-from indexer.ranker import Ranker
+from indexer.ingest.loaders.files import load_tree
+from indexer.ingest.pipeline import Ingestor
+from indexer.insights.questions import Asked, Questions
+from indexer.learning.feedback import Feedback
+from indexer.search.hybrid import BlendWeights, relevance_gate
+from indexer.search.index_store import KnowledgeIndex
+from indexer.search.ranker import Ranker
 from models import KnowledgeGap, QueryLog, Rating, Snippet, create_db_engine, make_session_factory
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "knowledge"

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from bot.app import INSTALL_PATH, REDIRECT_PATH, bot_scopes
-from bot.local_slack import LocalSlack, Reply, Workspace
-from bot.slack_payloads import Actor, SlackRequest, command, event
+from bot.simulated_slack.payloads import Actor, SlackRequest, command, event
+from bot.simulated_slack.server import LocalSlack, Reply, Workspace
 from tests.helpers import Server, free_port, run_lepton
 from tests.slack_app import EXAMPLES, SECRET, TEAM, wait_for
 from tests.test_serve_process import base_env

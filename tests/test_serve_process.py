@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_slack import LocalSlack, Workspace
-from bot.slack_payloads import Actor, command
+from bot.simulated_slack.payloads import Actor, command
+from bot.simulated_slack.server import LocalSlack, Workspace
 from tests.helpers import LISTENING, Server, free_port, run_lepton
 from tests.slack_app import EXAMPLES, SECRET, TEAM, wait_for
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.services import FEEDBACK_FILE
-from bot.slack_payloads import (
+from bot.simulated_slack.payloads import (
     Actor,
     SlackRequest,
     block_action,
@@ -24,7 +24,7 @@ from bot.slack_payloads import (
     message_shortcut,
     view_submission,
 )
-from handlers.modals import add_modal
+from handlers.knowledge.modals import add_modal
 from models import Answer, AnswerSnippet, AuditLog, Document, QueryLog, Rating, create_db_engine
 from tests.conftest import fresh_database
 from tests.fake_slack import Reply

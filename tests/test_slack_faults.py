@@ -21,11 +21,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot import migrate
-from bot.local_slack import LocalSlack, Message, Reply, Workspace
 from bot.services import Services
 from bot.settings import load_settings
-from bot.slack_payloads import Actor, event
-from handlers import replies
+from bot.simulated_slack.payloads import Actor, event
+from bot.simulated_slack.server import LocalSlack, Message, Reply, Workspace
+from handlers.knowledge import replies
 from models import (
     Answer,
     Nudge,
@@ -35,7 +35,7 @@ from models import (
     create_db_engine,
 )
 from models.sending import SendState
-from people.training_catalog import import_catalog
+from people.training.catalog import import_catalog
 from tests.conftest import fresh_database
 from tests.slack_app import TEAM, RunningApp, running_app, settle, wait_for
 

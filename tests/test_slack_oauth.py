@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import INSTALL_PATH, REDIRECT_PATH, bot_scopes
-from bot.slack_payloads import Actor, command
+from bot.simulated_slack.payloads import Actor, command
 from bot.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE, slack_metadata
 from models import create_db_engine
 from tests.conftest import fresh_database

@@ -13,9 +13,9 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack_history import fetch_channel_documents
-from indexer.loaders.slack_export import load_export
-from indexer.slack_threads import clean_mrkdwn, default_permalink, threads_to_documents
+from handlers.knowledge.channel_history import fetch_channel_documents
+from indexer.ingest.loaders.slack_export import load_export
+from indexer.ingest.slack_threads import clean_mrkdwn, default_permalink, threads_to_documents
 from tests.fake_slack import FakeSlack, Reply
 from tests.helpers import run_lepton
 

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
 from bot.serving import socket_handler
-from bot.slack_payloads import Actor, command, unique_id
+from bot.simulated_slack.payloads import Actor, command, unique_id
 from models import create_db_engine
 from tests.conftest import fresh_database
 from tests.slack_app import TEAM, RunningApp, running_app, settle, wait_for

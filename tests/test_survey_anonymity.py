@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from bot import migrate
-from bot.local_slack import LocalSlack, Workspace
 from bot.services import Services
 from bot.settings import load_settings
+from bot.simulated_slack.server import LocalSlack, Workspace
 from models import SurveyDelivery
 from tests.slack_app import blocks_text
 from tests.test_surveys import World, invite_everyone

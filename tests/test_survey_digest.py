@@ -11,10 +11,10 @@ from datetime import date, timedelta
 import pytest
 from matplotlib.image import imread
 
-from handlers.survey_digest_blocks import digest_blocks, digest_fallback_text
-from people.survey_chart import trend_chart_png
-from people.survey_definitions import SurveyDefinition, parse_surveys
-from people.survey_digest import Digest, Response, RoundResults, build_digest, digest_text
+from handlers.surveys.digest_blocks import digest_blocks, digest_fallback_text
+from people.surveys.chart import trend_chart_png
+from people.surveys.definitions import SurveyDefinition, parse_surveys
+from people.surveys.digest import Digest, Response, RoundResults, build_digest, digest_text
 
 
 def survey(threshold: int = 5, segmented: bool = False, **extra: object) -> SurveyDefinition:

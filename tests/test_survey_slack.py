@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.local_slack_shapes import Message
-from bot.slack_payloads import Actor, block_action, event, view_submission
+from bot.simulated_slack.payloads import Actor, block_action, event, view_submission
+from bot.simulated_slack.shapes import Message
 from models import AuditLog, SurveyDelivery, SurveyResponse
-from people.survey_schedule import REMINDER_LEAD
+from people.surveys.schedule import REMINDER_LEAD
 from tests.slack_app import ADMIN, TEAM, RunningApp, blocks_text, running_app, settle, wait_for
 
 ALICE, BOB, CAROL, DAVE = "UALICE01", "UBOB0001", "UCAROL01", "UDAVE001"

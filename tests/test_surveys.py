@@ -21,13 +21,13 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 
 from bot import migrate
-from bot.local_slack import LocalSlack, Reply, Workspace
 from bot.services import Services
 from bot.settings import load_settings
+from bot.simulated_slack.server import LocalSlack, Reply, Workspace
 from models import SurveyDelivery, SurveyReminder, SurveyResponse, create_db_engine
-from people.survey_definitions import SurveyConfigError, load_surveys, parse_surveys
-from people.survey_schedule import due_date, reminder_moment, send_moment
-from people.surveys import Member, SurveyError
+from people.surveys.definitions import SurveyConfigError, load_surveys, parse_surveys
+from people.surveys.rounds import Member, SurveyError
+from people.surveys.schedule import due_date, reminder_moment, send_moment
 from tests.helpers import LEPTON, kill_after_posts, lepton_env
 from tests.slack_app import wait_for
 

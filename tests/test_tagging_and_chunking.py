@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from indexer.chunking import MAX_WORDS, chunk_document
-from indexer.documents import Section, SourceDocument
-from indexer.tagging import derive
+from indexer.ingest.chunking import MAX_WORDS, chunk_document
+from indexer.ingest.documents import Section, SourceDocument
+from indexer.ingest.tagging import derive
 
 
 def doc(title: str, text: str, **meta: object) -> SourceDocument:

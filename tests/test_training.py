@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
 from models import Assignment, Document, LearningPath, Snippet, TrainingModule, make_session_factory
-from people.training import Training, TrainingError, parse_assignment_csv
-from people.training_catalog import CatalogError, ImportReport, import_catalog, related_snippets
+from people.training.assignments import Training, TrainingError, parse_assignment_csv
+from people.training.catalog import CatalogError, ImportReport, import_catalog, related_snippets
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "training.yml"

@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from bot import migrate
-from bot.local_slack import LocalSlack, Reply, Workspace
 from bot.services import Services
 from bot.settings import load_settings
+from bot.simulated_slack.server import LocalSlack, Reply, Workspace
 from models import Nudge, create_db_engine
-from people.training import OpenAssignment
-from people.training_catalog import import_catalog
-from people.training_schedule import next_nudge
+from people.training.assignments import OpenAssignment
+from people.training.catalog import import_catalog
+from people.training.schedule import next_nudge
 
 EXAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "examples" / "training.yml"
 MONDAY = date(2026, 11, 30)

@@ -22,7 +22,7 @@ from models import (
     TrainingModule,
     make_session_factory,
 )
-from people.training_recommendations import (
+from people.training.recommendations import (
     REASON_POPULAR,
     ModuleSuggestion,
     recommend_modules,

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
-from indexer.usage import DayUsage, open_gaps, usage_report
+from indexer.insights.usage import DayUsage, open_gaps, usage_report
 from models import Document, KnowledgeGap, QueryLog, Rating, Snippet, make_session_factory
 
 NOW = datetime(2024, 5, 20, 15, 30, tzinfo=UTC)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import vector_index
-from indexer.vector_index import IndexMeta, VectorIndex
+from indexer.search import vectors as vector_index
+from indexer.search.vectors import IndexMeta, VectorIndex
 
 
 def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

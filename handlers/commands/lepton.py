@@ -1,0 +1,171 @@
+"""`/lepton ...`: acknowledged at once, then the work, so Slack's 3-second limit holds whatever
+the search costs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.commands.parser import Command, parse_command, parse_survey, parse_train
+from handlers.knowledge import replies
+from handlers.knowledge.answering import Where, post_here_or_in_dm, visible_channels
+from handlers.knowledge.modals import add_modal
+from handlers.plumbing import payload_checks
+from handlers.plumbing.services import Services
+from handlers.surveys.listeners import survey_command
+from handlers.training.listeners import train_command
+from indexer.insights.experts import experts
+from indexer.insights.questions import Asked
+from indexer.insights.usage import open_gaps, usage_report
+from people.audit import record_audit
+from people.privacy import personal_data_counts
+
+COMMAND = "/lepton"
+NO_FORM = "Slack would not open the form (`{error}`); please run `/lepton add` again."
+
+
+def register(app: App, services: Services) -> None:
+    @app.command(COMMAND)
+    def lepton(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        if garbled := _garbled(command):
+            ack(response_type="ephemeral", text=payload_checks.incomplete(garbled))
+            return
+        parsed = parse_command(payload_checks.text(command.get("text")))
+        if parsed.name == "add":
+            ack()
+            try:
+                client.views_open(trigger_id=command["trigger_id"], view=add_modal())
+            except SlackApiError as refused:
+                respond(NO_FORM.format(error=refused.response.get("error")))
+            return
+        if parsed.name in {"help", "empty"}:
+            ack(response_type="ephemeral", blocks=replies.help_blocks(parsed))
+            return
+        ack()
+        user_id = str(command["user_id"])
+        if parsed.admin_only and not is_admin(services, client, user_id):
+            respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} {parsed.name}"))
+            return
+        if parsed.notice:
+            respond(parsed.notice)
+        _SUBCOMMANDS[parsed.name](_Invocation(services, client, respond, command, parsed))
+
+
+def _garbled(command: dict[str, Any]) -> str | None:
+    """The first field every subcommand relies on that Slack did not send as it should."""
+    checks = {
+        "user_id": payload_checks.user_id,
+        "channel_id": payload_checks.channel_id,
+        "response_url": payload_checks.url,
+        "trigger_id": payload_checks.text,
+    }
+    return next((name for name, valid in checks.items() if not valid(command.get(name))), None)
+
+
+def is_admin(services: Services, client: WebClient, user_id: str) -> bool:
+    """LEPTON_ADMINS, or the workspace's own admins and owners."""
+    if user_id in services.settings.lepton_admins:
+        return True
+    user = client.users_info(user=user_id).get("user") or {}
+    return bool(user.get("is_admin") or user.get("is_owner"))
+
+
+@dataclass(frozen=True)
+class _Invocation:
+    """One `/lepton` call after the ack: everything a subcommand needs."""
+
+    services: Services
+    client: WebClient
+    respond: Respond
+    command: dict[str, Any]
+    parsed: Command
+
+    @property
+    def user_id(self) -> str:
+        return str(self.command["user_id"])
+
+    @property
+    def here(self) -> Where:
+        return Where(str(self.command["channel_id"]))
+
+    @property
+    def asked(self) -> Asked:
+        return Asked(
+            surface="command",
+            user_id=self.user_id,
+            team_id=self.command.get("team_id"),
+            channel_id=self.command.get("channel_id"),
+        )
+
+
+def _find(call: _Invocation) -> None:
+    services, client, asked, query = call.services, call.client, call.asked, call.parsed.argument
+    channels = visible_channels(services, client, asked, call.here)
+    ranking, query_id = services.questions.ask(query, asked, channels)
+    header = f"<@{asked.user_id}> asked with `{COMMAND}`"
+    notice = post_here_or_in_dm(
+        services, client, asked, query, ranking, call.here, query_id=query_id, header=header
+    )
+    if notice:
+        call.respond(notice)
+
+
+def _stats(call: _Invocation) -> None:
+    report = usage_report(call.services.sessions)
+    record_audit(call.services.sessions, call.user_id, "stats.view")
+    call.respond(blocks=replies.stats_blocks(report), text="Lepton usage")
+
+
+def _gaps(call: _Invocation) -> None:
+    gaps = open_gaps(call.services.sessions)
+    record_audit(call.services.sessions, call.user_id, "gaps.view")
+    call.respond(blocks=replies.gaps_blocks(gaps), text="Questions without a good answer")
+
+
+def _who(call: _Invocation) -> None:
+    topic = call.parsed.argument
+    if not topic:
+        call.respond(replies.WHO_NEEDS_TOPIC)
+        return
+    channels = visible_channels(call.services, call.client, call.asked, call.here)
+    found = experts(call.services.ranker, call.services.sessions, topic, channels=channels)
+    call.respond(blocks=replies.who_blocks(topic, found), text=f"Who knows about {topic}")
+
+
+def _survey(call: _Invocation) -> None:
+    parsed = parse_survey(call.parsed.argument)
+    if parsed.admin_only and not is_admin(call.services, call.client, call.user_id):
+        call.respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} survey {parsed.action}"))
+        return
+    survey_command(call.services, call.respond, call.user_id, parsed)
+
+
+def _train(call: _Invocation) -> None:
+    parsed = parse_train(call.parsed.argument)
+    if parsed.admin_only and not is_admin(call.services, call.client, call.user_id):
+        call.respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} train {parsed.action}"))
+        return
+    train_command(call.services, call.client, call.respond, call.user_id, parsed)
+
+
+def _forget_me(call: _Invocation) -> None:
+    counts = personal_data_counts(call.services.sessions, call.user_id)
+    call.respond(
+        blocks=replies.forget_me_blocks(call.user_id, counts), text="Delete your Lepton data?"
+    )
+
+
+_SUBCOMMANDS: dict[str, Callable[[_Invocation], None]] = {
+    "find": _find,
+    "stats": _stats,
+    "gaps": _gaps,
+    "who": _who,
+    "forget-me": _forget_me,
+    "survey": _survey,
+    "train": _train,
+}

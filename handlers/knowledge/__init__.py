@@ -1,0 +1,14 @@
+"""Knowledge in Slack: answers to `/lepton find`, mentions and DMs, ratings from reactions and
+buttons, "Save to Lepton" and `/lepton add`, and live channel history for ingest."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers.knowledge import buttons, events, saving
+from handlers.plumbing.services import Services
+
+
+def register(app: App, services: Services) -> None:
+    for surface in (events, buttons, saving):
+        surface.register(app, services)

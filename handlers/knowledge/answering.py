@@ -1,0 +1,224 @@
+"""One question -> one posted, recorded answer, shared by the slash command, mentions, DMs and
+"More results", so every surface ranks, logs, posts and records the same way.
+
+Someone is waiting, so Slack's failures are retried at once (`post_now`), and the answer carries
+a key in its metadata so that a 500 or a timeout after Slack did post it never posts it twice.
+What cannot be fixed by waiting becomes `NotAnswered`, whose `notice` the surface shows the
+asker; nothing is then recorded as answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.knowledge import replies
+from handlers.knowledge.blocks import answer_blocks, fallback_text
+from handlers.plumbing.blocks import Block
+from handlers.plumbing.sending import post_now, slack_outcomes
+from handlers.plumbing.services import Services
+from indexer.insights.questions import Asked
+from indexer.learning.answer_log import PostedAnswer, record_answer
+from indexer.search.ranker import Ranking
+from people.outbox import GiveUp, RetryLater
+
+log = logging.getLogger(__name__)
+CANNOT_POST_HERE = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "restricted_action",
+        "cannot_reply_to_message",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an answer goes; `thread_ts` makes it a thread reply."""
+
+    channel_id: str
+    thread_ts: str | None = None
+
+    @property
+    def is_dm(self) -> bool:
+        return self.channel_id.startswith("D")
+
+
+@dataclass(frozen=True)
+class Posted:
+    where: Where
+    message_ts: str
+    ranking: Ranking
+
+
+class NotAnswered(Exception):
+    """The answer was not posted and waiting will not help; `notice` is what to tell the asker."""
+
+    def __init__(self, reason: str, notice: str) -> None:
+        super().__init__(reason)
+        self.reason, self.notice = reason, notice
+
+
+class CannotPost(NotAnswered):
+    """The bot may not post where the question was asked (not a member, archived, ...)."""
+
+
+def visible_channels(
+    services: Services, client: WebClient, asked: Asked, where: Where
+) -> frozenset[str]:
+    """Restricted snippets may be shown only where everyone who can read the answer may see
+    them: in a channel, that channel's own; in a DM, the asker's private channels."""
+    if where.is_dm and asked.user_id:
+        own = services.membership.private_channels(client, asked.team_id, asked.user_id)
+        return own | {where.channel_id}
+    return frozenset({where.channel_id})
+
+
+def post_answer(
+    services: Services,
+    client: WebClient,
+    asked: Asked,
+    query: str,
+    where: Where,
+    *,
+    offset: int = 0,
+    query_id: int | None = None,
+    header: str | None = None,
+) -> Posted:
+    """Rank, post as a real message (so people can react), and record what it showed.
+    Raises NotAnswered (CannotPost when Slack refuses the channel); the question is logged
+    once anyway."""
+    channels = visible_channels(services, client, asked, where)
+    ranking, logged_id = services.questions.ask(query, asked, channels, offset=offset)
+    return post_ranking(
+        services,
+        client,
+        asked,
+        query,
+        ranking,
+        where,
+        offset=offset,
+        query_id=logged_id if logged_id is not None else query_id,
+        header=header,
+    )
+
+
+def post_ranking(
+    services: Services,
+    client: WebClient,
+    asked: Asked,
+    query: str,
+    ranking: Ranking,
+    where: Where,
+    *,
+    offset: int = 0,
+    query_id: int | None = None,
+    header: str | None = None,
+) -> Posted:
+    blocks: list[Block] = []
+    if header:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": header}]})
+    blocks.extend(answer_blocks(ranking, query, offset))
+    try:
+        posted = post_now(
+            client,
+            where.channel_id,
+            f"answer:{uuid.uuid4().hex}",
+            text=fallback_text(ranking, query),
+            blocks=blocks,
+            thread_ts=where.thread_ts,
+            unfurl=False,
+        )
+    except (GiveUp, RetryLater) as failure:
+        raise _not_answered(failure) from failure
+    message_ts = posted.ts
+    record_answer(
+        services.sessions,
+        PostedAnswer(
+            channel_id=posted.channel_id,
+            message_ts=message_ts,
+            query_id=query_id,
+            team_id=asked.team_id,
+            thread_ts=where.thread_ts,
+            asker_user_id=asked.user_id,
+        ),
+        ranking,
+        offset,
+    )
+    return Posted(where, message_ts, ranking)
+
+
+def post_here_or_in_dm(
+    services: Services,
+    client: WebClient,
+    asked: Asked,
+    query: str,
+    ranking: Ranking,
+    where: Where,
+    *,
+    query_id: int | None = None,
+    header: str | None = None,
+) -> str | None:
+    """Post where the question was asked or, when the bot may not post there, in the asker's
+    DM. Returns the one line to tell the asker (where the answer went, or why there is none)."""
+    try:
+        post_ranking(
+            services, client, asked, query, ranking, where, query_id=query_id, header=header
+        )
+        return None
+    except CannotPost:
+        pass
+    except NotAnswered as failed:
+        return failed.notice
+    try:
+        dm = open_dm(client, str(asked.user_id))
+        post_ranking(services, client, asked, query, ranking, dm, query_id=query_id)
+    except NotAnswered as failed:
+        return failed.notice
+    return replies.SENT_TO_DM
+
+
+def tell_asker(client: WebClient, where: Where, user_id: str | None, notice: str) -> None:
+    """A line only the asker sees where they asked, else in a DM; if Slack takes neither, the
+    failure is logged (the answer's own failure already was)."""
+    if not user_id:
+        return
+    try:
+        client.chat_postEphemeral(
+            channel=where.channel_id, user=user_id, text=notice, thread_ts=where.thread_ts
+        )
+        return
+    except SlackApiError as error:
+        log.info("no ephemeral notice in %s (%s)", where.channel_id, error.response.get("error"))
+    except OSError as error:
+        log.info("no ephemeral notice in %s (%s)", where.channel_id, error)
+    try:
+        client.chat_postMessage(channel=user_id, text=notice)
+    except (SlackApiError, OSError):
+        log.warning("could not tell %s that their question was not answered", user_id)
+
+
+def open_dm(client: WebClient, user_id: str) -> Where:
+    """The asker's DM; NotAnswered when Slack will not open it."""
+    try:
+        with slack_outcomes():
+            response = client.conversations_open(users=user_id)
+    except (GiveUp, RetryLater) as failure:
+        raise _not_answered(failure) from failure
+    return Where(str(response["channel"]["id"]))
+
+
+def _not_answered(failure: GiveUp | RetryLater) -> NotAnswered:
+    reason = failure.reason
+    if reason in CANNOT_POST_HERE:
+        return CannotPost(reason, replies.CANNOT_ANSWER_HERE)
+    log.warning("an answer could not be posted: %s", reason)
+    if isinstance(failure, RetryLater) and (failure.outage or failure.after):
+        return NotAnswered(reason, replies.SLACK_AWAY)
+    return NotAnswered(reason, replies.answer_refused(reason))

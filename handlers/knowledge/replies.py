@@ -1,0 +1,180 @@
+"""The words Lepton says outside answers: help, admin reports, confirmations and refusals.
+Everything that came from users or documents goes through `escape`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from handlers.commands.parser import Command
+from handlers.plumbing.blocks import Block, escape, link, section
+from indexer.insights.experts import Expert
+from indexer.insights.usage import GapSummary, UsageReport
+from people.privacy import describe
+
+HELP = """*Lepton* answers "how do we do X here?" from your team's knowledge.
+• `/lepton find <question>` (or just `/lepton <question>`): search; react :+1: or :-1: to teach me
+• `@lepton <question>` in a channel answers in the thread; a DM to me answers in the DM
+• `/lepton add`: write a snippet; the *Save to Lepton* message shortcut saves a message
+• `/lepton who <topic>`: people who know about a topic
+• `/lepton train`: your training (`train suggest`, `train join <module>`, `train done <module>`)
+• `/lepton survey optout` (or `optin`): stop (or resume) pulse surveys; admins: `survey list`
+• `/lepton forget-me`: delete your personal data from Lepton
+• `/lepton stats`, `/lepton gaps`: usage and unanswered questions (admins)
+Search syntax: `tag:vpn`, `topic:security`, `source:handbook`, `"exact phrase"`."""
+MENTION_HELP = (
+    "Ask me a question after the mention, e.g. `@lepton how do I get VPN access?`, "
+    "or type `/lepton help`."
+)
+EMPTY_QUERY = "What should I look for? Try `/lepton find tensorflow 2.0`."
+ADMIN_ONLY = "Sorry, `{command}` is for Lepton admins. Ask one of them, or see `/lepton help`."
+SENT_TO_DM = (
+    "I can't post in this channel, so I sent the answer to our DM. "
+    "Invite me with `/invite @lepton` to answer here."
+)
+SLACK_AWAY = (
+    "Slack isn't taking my messages right now, so I couldn't post the answer. "
+    "Please try again in a minute."
+)
+CANNOT_ANSWER_HERE = (
+    "I can't post in this conversation, so I couldn't answer here. Ask me in our DM instead."
+)
+GONE = "That answer is no longer available. Ask again with `/lepton find`."
+NOT_YOURS = "Only the person who asked can confirm this."
+KEPT = "OK, nothing was deleted."
+WHO_NEEDS_TOPIC = "Which topic? Try `/lepton who kubernetes`."
+ALREADY_SAVED = "That snippet was already in Lepton, unchanged."
+DATABASE_AWAY = (
+    "I can't reach my knowledge base right now, so nothing was saved. Please try again shortly."
+)
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+def help_blocks(command: Command) -> list[Block]:
+    text = EMPTY_QUERY if command.name == "empty" else HELP
+    if command.notice:
+        text = f"{command.notice}\n\n{text}"
+    return [section(text)]
+
+
+def rated(value: int) -> str:
+    if value > 0:
+        return "Thanks! Marked as helpful; I will rank it higher for you and people like you."
+    return "Thanks! Marked as not helpful; I will show it less."
+
+
+def saved(title: str, url: str | None) -> str:
+    return f"Saved to Lepton: {link(url, title)}. People can now find it with `/lepton find`."
+
+
+def answer_refused(reason: str) -> str:
+    """Slack's error code when it gave one (something to search for), never a raw reply."""
+    why = f"`{reason}`" if SLACK_ERROR_CODE.match(reason) else "an unexpected reply"
+    return (
+        f"Slack refused my answer ({why}), so nothing was posted. Try a shorter "
+        "or different question; if it keeps happening, tell a Lepton admin."
+    )
+
+
+def forgotten(lines: list[str]) -> str:
+    return "Done. Lepton deleted your personal data:\n" + "\n".join(f"• {line}" for line in lines)
+
+
+def mention(user_id: str | None) -> str:
+    """A mention only for a real Slack user id; anything else is shown as escaped text."""
+    if user_id and SLACK_USER.match(user_id):
+        return f"<@{user_id}>"
+    return escape(user_id or "someone")
+
+
+def stats_blocks(report: UsageReport) -> list[Block]:
+    days = "\n".join(
+        f"`{d.day.isoformat()}`  {d.questions:>4} asked, {d.answered:>4} answered well"
+        for d in report.days
+    )
+    share = "n/a" if report.answered_share is None else f"{report.answered_share:.0%}"
+    summary = (
+        f"*Questions:* {report.total_questions} from {report.since} to {report.until}, "
+        f"{share} answered well\n*Ratings:* {report.ratings_up} :+1: and "
+        f"{report.ratings_down} :-1: from {report.raters} "
+        f"{'person' if report.raters == 1 else 'people'}"
+    )
+    top = "\n".join(
+        f"{n}. {link(s.url, s.title)}  (+{s.up} / -{s.down})"
+        for n, s in enumerate(report.top_snippets, start=1)
+    )
+    return [
+        section(summary),
+        section(days or "_No questions yet._"),
+        section("*Top-rated snippets*\n" + (top or "_None rated yet._")),
+    ]
+
+
+def gaps_blocks(gaps: list[GapSummary]) -> list[Block]:
+    if not gaps:
+        return [section("No unanswered questions lately. :tada:")]
+    blocks = [section("*Questions without a good answer* (most asked first):")]
+    for gap in gaps:
+        examples = "; ".join(f"_{escape(e)}_" for e in gap.examples)
+        seen = f"last asked {gap.last_seen_at:%Y-%m-%d}"
+        blocks.append(
+            section(
+                f"*{gap.question_count} asked:* {escape(gap.label)}\n{seen}"
+                + (f" · e.g. {examples}" if examples else "")
+            )
+        )
+    return blocks
+
+
+def who_blocks(topic: str, experts: list[Expert]) -> list[Block]:
+    if not experts:
+        return [
+            section(
+                f"I don't know anyone who wrote or saved well-rated snippets on "
+                f"_{escape(topic)}_ yet."
+            )
+        ]
+    lines = [f"*People who know about _{escape(topic)}_:*"]
+    for e in experts:
+        parts = [f"wrote {e.contributed}"] if e.contributed else []
+        if e.saved:
+            parts.append(f"saved {e.saved}")
+        titles = ", ".join(escape(t) for t in e.sample_titles)
+        lines.append(f"• {mention(e.user_id)}: {' and '.join(parts)} snippet(s), e.g. {titles}")
+    return [section("\n".join(lines))]
+
+
+def forget_me_blocks(user_id: str, counts: Mapping[str, int]) -> list[Block]:
+    held = ", ".join(describe(kind, n) for kind, n in counts.items() if n) or "no personal data"
+    return [
+        section(
+            f"Lepton holds {held} about you. Delete it? Anonymous aggregates (such as how many "
+            "questions were asked) stay; this cannot be undone."
+        ),
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Delete my data"},
+                    "style": "danger",
+                    "action_id": "forget_me_confirm",
+                    "value": user_id,
+                },
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Cancel"},
+                    "action_id": "forget_me_cancel",
+                    "value": "cancel",
+                },
+            ],
+        },
+    ]
+
+
+def apology(reference: str) -> str:
+    return (
+        "Sorry, something went wrong on my side. If it keeps happening, tell an admin "
+        f"the reference `{reference}`."
+    )

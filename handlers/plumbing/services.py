@@ -1,0 +1,65 @@
+"""What the Slack adapters need from the composition root, stated here so `handlers` never
+imports `bot`: `bot.services.Services` provides all of it, and a handler sees only this."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers.plumbing.blocks import Block
+
+if TYPE_CHECKING:
+    from handlers.plumbing.membership import Membership
+    from handlers.plumbing.once import Once
+    from indexer.embedding import Embedder
+    from indexer.ingest.pipeline import Ingestor
+    from indexer.insights.questions import Questions
+    from indexer.learning.feedback import Feedback
+    from indexer.search.ranker import Ranker
+    from people.surveys.rounds import Surveys
+    from people.training.assignments import Training
+
+HomeSection = Callable[[str], list[Block]]
+"""Blocks for one part of the App Home, given the viewer's user id."""
+
+
+class SlackSettings(Protocol):
+    @property
+    def lepton_admins(self) -> frozenset[str]: ...
+
+    def reaction_value(self, name: str) -> int | None: ...
+
+
+class Services(Protocol):
+    """The parts a listener may call; each is built once, on first use."""
+
+    home_sections: list[HomeSection]
+    """Filled by each feature's `register`, in the order the App Home shows them."""
+
+    @property
+    def settings(self) -> SlackSettings: ...
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def embedder(self) -> Embedder: ...
+    @property
+    def ingestor(self) -> Ingestor: ...
+    @property
+    def feedback(self) -> Feedback: ...
+    @property
+    def ranker(self) -> Ranker: ...
+    @property
+    def questions(self) -> Questions: ...
+    @property
+    def membership(self) -> Membership: ...
+    @property
+    def once(self) -> Once: ...
+    @property
+    def surveys(self) -> Surveys: ...
+    @property
+    def training(self) -> Training: ...
+
+    def clock(self) -> datetime: ...

@@ -1,0 +1,92 @@
+"""The Slack side of surveys that Lepton starts itself: posting invitations, reminders and
+digests (see `people.surveys.rounds.Surveys.tick`)."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.plumbing.sending import ChannelNames, dm_channel, post_once, upload_once
+from handlers.surveys.blocks import invitation_blocks, invitation_text, reminder_text
+from handlers.surveys.digest_blocks import digest_blocks, digest_fallback_text
+from models import SurveyDelivery, SurveyDigestPost, SurveyReminder
+from people.outbox import Delivered, Skip
+from people.surveys.chart import trend_chart_png
+from people.surveys.rounds import Couriers, Surveys
+
+
+class SlackSurveyCouriers:
+    def __init__(self, client: WebClient, surveys: Surveys, channels: ChannelNames) -> None:
+        self.client, self.surveys, self.channels = client, surveys, channels
+
+    def couriers(self) -> Couriers:
+        return Couriers(invitation=self.invite, reminder=self.remind, digest=self.post_digest)
+
+    def invite(self, delivery: SurveyDelivery, retry: bool) -> Delivered:
+        if self.surveys.opted_out(delivery.user_id):
+            raise Skip("opted out")
+        invitation = self.surveys.invitation(delivery)
+        if not invitation.round.open:
+            raise Skip("round closed")
+        return post_once(
+            self.client,
+            dm_channel(self.client, delivery.user_id),
+            f"survey-invitation:{delivery.id}",
+            retry,
+            text=invitation_text(invitation.definition),
+            blocks=invitation_blocks(invitation.definition, invitation.round, invitation.token),
+        )
+
+    def remind(self, reminder: SurveyReminder, retry: bool) -> Delivered:
+        if not self.surveys.should_remind(reminder):
+            raise Skip("answered, opted out or closed")
+        delivery = self.surveys.delivery_of(reminder)
+        info = self.surveys.round(reminder.round_id)
+        definition = self.surveys.definition(info.survey_key)
+        permalink = self._permalink(delivery)
+        return post_once(
+            self.client,
+            dm_channel(self.client, reminder.user_id),
+            f"survey-reminder:{reminder.id}",
+            retry,
+            text=reminder_text(definition, info, permalink),
+        )
+
+    def post_digest(self, post: SurveyDigestPost, retry: bool) -> Delivered:
+        return self.channels.deliver(
+            post.channel, lambda channel: self._post_digest_part(post, channel, retry)
+        )
+
+    def _post_digest_part(self, post: SurveyDigestPost, channel: str, retry: bool) -> Delivered:
+        definition, digest = self.surveys.digest_of_round(post.round_id)
+        if post.part == "summary":
+            return post_once(
+                self.client,
+                channel,
+                f"survey-digest:{post.id}",
+                retry,
+                text=digest_fallback_text(digest),
+                blocks=digest_blocks(digest, definition),
+            )
+        chart = trend_chart_png(digest, definition)
+        if chart is None:
+            raise Skip("nothing to chart")
+        return upload_once(
+            self.client,
+            channel,
+            f"{definition.key}-round-{digest.round_number}-trend-{post.id}.png",
+            retry,
+            data=chart,
+            title=f"{definition.title}: trend up to round {digest.round_number}",
+        )
+
+    def _permalink(self, delivery: SurveyDelivery | None) -> str | None:
+        if delivery is None or not delivery.channel_id or not delivery.message_ts:
+            return None
+        try:
+            found = self.client.chat_getPermalink(
+                channel=delivery.channel_id, message_ts=delivery.message_ts
+            )
+        except SlackApiError:
+            return None
+        return str(found.get("permalink") or "") or None

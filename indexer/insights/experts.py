@@ -1,0 +1,112 @@
+"""`/lepton who <topic>`: the people who wrote or saved the knowledge that answers a topic.
+
+Expertise is inferred from the same ranking that answers questions, so "who knows about X"
+always agrees with what Lepton would answer about X, and it respects the asker's permissions:
+a restricted snippet neither appears nor credits anyone for someone who cannot see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from indexer.search.ranker import Ranker
+from models import Document, Rating
+
+CANDIDATES = 50
+MAX_VOTE_BONUS = 4  # net up votes beyond this add nothing: one viral snippet is not expertise
+SAMPLE_TITLES = 3
+
+
+@dataclass(frozen=True)
+class Expert:
+    user_id: str
+    contributed: int
+    saved: int
+    score: float
+    sample_titles: tuple[str, ...]
+
+
+@dataclass
+class _Tally:
+    contributed: int = 0
+    saved: int = 0
+    score: float = 0.0
+    titles: list[str] = field(default_factory=list)
+
+
+def experts(
+    ranker: Ranker,
+    sessions: sessionmaker[Session],
+    topic: str,
+    limit: int = 5,
+    channels: frozenset[str] = frozenset(),
+) -> list[Expert]:
+    """People ranked by the relevance of the snippets they contributed or saved, each weighted
+    up by its net up votes; nobody is named when Lepton has no confident answer on the topic,
+    and a snippet that is only loosely related, or that people rated down, earns nothing."""
+    if limit <= 0:
+        return []
+    ranking = ranker.rank(topic, asker=None, channels=channels, limit=CANDIDATES)
+    if not ranking.confident or not ranking.results:
+        return []
+    snippet_ids = [r.snippet_id for r in ranking.results]
+    document_ids = {r.document_id for r in ranking.results}
+    with sessions() as session:
+        net = {
+            snippet_id: int(total or 0)
+            for snippet_id, total in session.execute(
+                select(Rating.snippet_id, func.sum(Rating.value))
+                .where(Rating.snippet_id.in_(snippet_ids))
+                .group_by(Rating.snippet_id)
+            )
+        }
+        people = {
+            document_id: (author, saver)
+            for document_id, author, saver in session.execute(
+                select(Document.id, Document.author_user_id, Document.saved_by_user_id).where(
+                    Document.id.in_(document_ids)
+                )
+            )
+        }
+    # Only snippets that would be a good answer on their own count: a loosely related page
+    # must not make its author an expert on the topic.
+    floor = 0.0 if ranking.listing else ranker.min_confidence
+    tallies: dict[str, _Tally] = {}
+    for result in ranking.results:
+        votes = net.get(result.snippet_id, 0)
+        author, saver = people.get(result.document_id, (None, None))
+        if votes < 0 or (author is None and saver is None):
+            continue
+        # A filter-only query ("who tag:k8s") lists exact matches without a similarity.
+        relevance = 1.0 if ranking.listing else result.dense
+        if relevance < floor:
+            continue
+        weight = relevance * (1 + min(votes, MAX_VOTE_BONUS))
+        for user_id, authored in ((author, True), (saver, False)):
+            if user_id is None or (not authored and user_id == author):
+                continue  # saving one's own message is not a second contribution
+            tally = tallies.setdefault(user_id, _Tally())
+            if authored:
+                tally.contributed += 1
+            else:
+                tally.saved += 1
+            tally.score += weight
+            if len(tally.titles) < SAMPLE_TITLES and result.title not in tally.titles:
+                tally.titles.append(result.title)
+    ranked = sorted(
+        ((user_id, t) for user_id, t in tallies.items() if t.score > 0),
+        key=lambda item: (-item[1].score, -(item[1].contributed + item[1].saved), item[0]),
+    )
+    return [
+        Expert(
+            user_id=user_id,
+            contributed=t.contributed,
+            saved=t.saved,
+            score=t.score,
+            sample_titles=tuple(t.titles),
+        )
+        for user_id, t in ranked[:limit]
+    ]

@@ -1,0 +1,101 @@
+"""Hybrid candidate retrieval and score blending, free of the database so the quality benchmark
+runs the very code that serves answers.
+
+Candidates are the union of FAISS's dense top-k and BM25's top-k; every candidate gets both
+scores (dense from its stored vector, BM25 from its posting lists), so a snippet found by one
+side is never scored zero by the other just because it fell outside that side's top-k.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.search.lexical import LexicalIndex, tokenize
+from indexer.search.vectors import VectorIndex
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """Defaults chosen by bench/retrieval_quality.py and bench/feedback_simulation.py."""
+
+    dense: float = 0.7
+    lexical: float = 0.3
+    phrase: float = 0.1
+    cf: float = 0.3
+    prior: float = 0.2
+    candidates: int = 100
+
+
+GATE_LOW = 0.1
+GATE_HIGH = 0.35
+
+
+@dataclass(frozen=True)
+class Candidates:
+    ids: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+
+
+def retrieve(
+    vectors: VectorIndex, lexical: LexicalIndex, query_vector: np.ndarray, query_text: str, k: int
+) -> Candidates:
+    dense_scores, dense_ids = vectors.search(query_vector, k)
+    dense_ids, dense_scores = dense_ids[0], dense_scores[0]
+    keep = dense_ids >= 0
+    dense_ids, dense_scores = dense_ids[keep], dense_scores[keep]
+    _, lexical_ids = lexical.search(query_text, k)
+    extra = np.setdiff1d(lexical_ids, dense_ids, assume_unique=False)
+    ids = np.concatenate([dense_ids, extra]).astype(np.int64)
+    dense = np.concatenate(
+        [dense_scores, vectors.vectors(extra) @ query_vector.ravel() if len(extra) else []]
+    ).astype(np.float32)
+    return Candidates(ids=ids, dense=dense, lexical=lexical.scores_for(query_text, ids))
+
+
+def normalise_lexical(scores: np.ndarray) -> np.ndarray:
+    """BM25 has no fixed scale; dividing by the best candidate's makes it comparable to cosine."""
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else np.zeros_like(scores)
+
+
+def phrase_overlap(query_text: str, texts: Sequence[str]) -> np.ndarray:
+    """Share of the query's word pairs found, in order, in each text: BM25 counts words one by
+    one, so "roll back" and "back roll" look alike to it; this tells them apart."""
+    terms = tokenize(query_text)
+    pairs = set(itertools.pairwise(terms))
+    if not pairs:
+        return np.zeros(len(texts), dtype=np.float32)
+    out = np.empty(len(texts), dtype=np.float32)
+    for n, text in enumerate(texts):
+        words = tokenize(text)
+        out[n] = len(pairs & set(itertools.pairwise(words))) / len(pairs)
+    return out
+
+
+def blend(
+    weights: BlendWeights,
+    dense: np.ndarray,
+    lexical: np.ndarray,
+    phrase: np.ndarray,
+    cf: np.ndarray,
+    prior: np.ndarray,
+) -> np.ndarray:
+    """`lexical` must already be normalised (see `normalise_lexical`).
+
+    Ratings only reorder snippets that are about the question: the learned part is scaled by
+    `relevance_gate`, so one :+1: on a snippet cannot lift it to the top of every later search
+    by the same person."""
+    learned = (weights.cf * cf + weights.prior * prior) * relevance_gate(dense)
+    return (
+        weights.dense * dense + weights.lexical * lexical + weights.phrase * phrase + learned
+    ).astype(np.float32)
+
+
+def relevance_gate(dense: np.ndarray) -> np.ndarray:
+    """0 for snippets unrelated to the query (cosine <= GATE_LOW), 1 from GATE_HIGH up."""
+    return np.clip((dense - GATE_LOW) / (GATE_HIGH - GATE_LOW), 0.0, 1.0)
