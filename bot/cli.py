@@ -479,7 +479,7 @@ def survey_close(ctx: LeptonContext, key: str) -> None:
 def survey_digest(ctx: LeptonContext, key: str, number: int | None, chart: Path | None) -> None:
     """Print a round's digest (results of an open round stay withheld)."""
     services = _survey_services(ctx)
-    definition, digest = _surveys_call(services.surveys.digest, key, number)
+    definition, digest = _surveys_call(services.surveys.results.digest, key, number)
     record_audit(services.sessions, CLI_ACTOR, "survey.digest", key)
     click.echo(digest_text(digest, definition))
     if chart is not None:

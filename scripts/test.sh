@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set everything up and run the whole test suite (lint, then pytest on SQLite and PostgreSQL).
-# Extra arguments go to pytest.
+# Set everything up and run the whole test suite: lint, the import contracts, then every test
+# (SQLite, and PostgreSQL where SQL behaves differently) in parallel workers. Extra arguments go
+# to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +16,9 @@ if [ -z "${LEPTON_TEST_POSTGRES_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/init
 fi
 
 .venv/bin/ruff check .
+.venv/bin/lint-imports
+# Most tests wait on sockets, subprocesses and Slack's stand-in rather than the CPU, so more
+# workers than cores pay off. Tests sharing a module-scoped fixture stay on one worker
+# (tests/conftest.py), so an app boots once; the rest go to whichever worker is free.
 # pytest exits 5 when no test ran; with `set -e` that fails the run, as it should.
-.venv/bin/pytest "$@"
+.venv/bin/pytest -n "${LEPTON_TEST_WORKERS:-4}" --dist loadgroup "$@"

@@ -16,6 +16,9 @@ from typing import Any
 from bot.simulated_slack.server import LocalSlack, Reply
 
 LEPTON = Path(sys.executable).parent / "lepton"
+ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE = ROOT / "examples" / "knowledge"
+SLACK_EXPORT = ROOT / "examples" / "slack-export"
 
 
 def lepton_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -29,6 +29,8 @@ from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import Ranker
 from models import Document, QueryLog, Snippet, make_session_factory
 
+pytestmark = pytest.mark.both_backends
+
 PAYMENTS = "C0PAYMENTS"
 
 

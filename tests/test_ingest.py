@@ -23,6 +23,8 @@ from indexer.search.ranker import RankedSnippet, Ranker
 from indexer.search.vectors import VectorIndex
 from models import Document, Rating, Snippet, SnippetEmbedding, make_session_factory
 
+pytestmark = pytest.mark.both_backends
+
 DEPLOY = """---
 title: Deploying to Kubernetes
 tags: [kubernetes, deploy]
@@ -304,7 +306,8 @@ def test_crash_mid_ingest_leaves_whole_documents_and_a_repairable_index(
             f"# Note {n}\n\n" + " ".join(f"word{n}x{i}" for i in range(900))
         )
     calls = {"n": 0}
-    real_encode = Embedder.encode
+    kind = type(embedder)
+    real_encode = kind.encode
 
     def dying_encode(self: Embedder, texts: list[str], batch_size: int = 64) -> np.ndarray:
         calls["n"] += 1
@@ -312,10 +315,10 @@ def test_crash_mid_ingest_leaves_whole_documents_and_a_repairable_index(
             raise KeyboardInterrupt("killed")
         return real_encode(self, texts, batch_size)
 
-    monkeypatch.setattr(Embedder, "encode", dying_encode)
+    monkeypatch.setattr(kind, "encode", dying_encode)
     with pytest.raises(KeyboardInterrupt):
         ingest(sessions, tmp_path, embedder, kb)
-    monkeypatch.setattr(Embedder, "encode", real_encode)
+    monkeypatch.setattr(kind, "encode", real_encode)
     with sessions() as session:
         for document in session.scalars(select(Document)):
             words = sum(len(s.text.split()) for s in document.snippets)

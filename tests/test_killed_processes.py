@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -91,6 +92,7 @@ def scheduler_pass(env: dict[str, str], at: datetime) -> subprocess.Popen[bytes]
     )
 
 
+@pytest.mark.both_backends
 def test_a_nudge_run_killed_midway_and_run_again_nudges_everyone_once(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +13,8 @@ from sqlalchemy import Engine, inspect, select, text
 from bot import migrate as migrations
 from bot.migrate import include_name, target_metadata
 from models import SurveyDelivery, SurveyRound, make_session_factory
+
+pytestmark = pytest.mark.both_backends
 
 OPENED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

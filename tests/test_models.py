@@ -26,6 +26,8 @@ from models import (
     make_session_factory,
 )
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:

@@ -63,9 +63,7 @@ from tests.test_survey_slack import SURVEY_FILE, invitation, open_round, round_s
 ALICE, BOB = "UALICE01", "UBOB0001"
 GENERAL = "CGENERAL"
 CATALOG = Path(__file__).resolve().parent.parent / "examples" / "training.yml"
-EXAMPLES = 200
 PROPERTY = settings(
-    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -44,6 +44,8 @@ from models import (
 from people import privacy
 from people.privacy import forget_user, personal_data_counts
 
+pytestmark = pytest.mark.both_backends
+
 GONE = "UFORGET9"  # forgets
 KEPT = "UKEEP7"  # stays
 NOW = datetime.now(UTC)

@@ -42,7 +42,7 @@ from tests.slack_app import (
 ALICE = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite"])
 def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Any
 ) -> Iterator[RunningApp]:

@@ -96,7 +96,7 @@ def refused(code: str) -> Fault:
 # Answers: someone is waiting
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite"])
 def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Any
 ) -> Iterator[RunningApp]:

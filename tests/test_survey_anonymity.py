@@ -20,6 +20,8 @@ from models import SurveyDelivery
 from tests.slack_app import blocks_text
 from tests.test_surveys import World, invite_everyone
 
+pytestmark = pytest.mark.both_backends
+
 THRESHOLD = 3
 TEAMS = {
     "eng": ["UENG1", "UENG2", "UENG3", "UENG4", "UENG5"],

@@ -31,6 +31,8 @@ from people.surveys.schedule import due_date, reminder_moment, send_moment
 from tests.helpers import LEPTON, kill_after_posts, lepton_env
 from tests.slack_app import wait_for
 
+pytestmark = pytest.mark.both_backends
+
 MONDAY = date(2026, 11, 30)
 TOKYO, BERLIN, NEW_YORK = "Asia/Tokyo", "Europe/Berlin", "America/New_York"
 PEOPLE = {"UAIKO": TOKYO, "UBEN": BERLIN, "UCARA": NEW_YORK, "UDAN": BERLIN}
@@ -79,7 +81,7 @@ class World:
         (message,) = self.invitations(user)
         value = next(_values(message))
         for question, choice in answers.items():
-            self.services.surveys.record(
+            self.services.surveys.answers.record(
                 value["r"],
                 user,
                 value["t"],
@@ -91,7 +93,7 @@ class World:
     def comment(self, user: str, now: datetime, words: str) -> None:
         (message,) = self.invitations(user)
         value = next(_values(message))
-        self.services.surveys.record(
+        self.services.surveys.answers.record(
             value["r"], user, value["t"], now, comment=words, message=(message.channel, message.ts)
         )
 
@@ -317,7 +319,7 @@ def test_answers_are_refused_from_the_wrong_message_and_after_closing(world: Wor
     value = next(_values(mine))
     surveys = world.services.surveys
     with pytest.raises(SurveyError, match="not sent to you"):
-        surveys.record(
+        surveys.answers.record(
             value["r"],
             "UBEN",
             value["t"],
@@ -336,15 +338,15 @@ def test_answers_are_refused_from_the_wrong_message_and_after_closing(world: Wor
 
 def test_opted_out_people_are_not_asked_and_can_opt_back_in(world: World) -> None:
     surveys = world.services.surveys
-    assert surveys.opt_out("UBEN") and not surveys.opt_out("UBEN")
+    assert surveys.answers.opt_out("UBEN") and not surveys.answers.opt_out("UBEN")
     start = datetime.combine(MONDAY, time(), UTC)
     surveys.start("pulse", start)
     world.tick(start)  # planned: Ben is not in the audience
-    surveys.opt_out("UCARA")  # after planning, before her 10:00 in New York
+    surveys.answers.opt_out("UCARA")  # after planning, before her 10:00 in New York
     world.run(start, 24)
     assert world.invitations("UBEN") == [] and world.invitations("UCARA") == []
     assert len(world.invitations("UAIKO")) == 1
-    assert surveys.opt_in("UBEN")
+    assert surveys.answers.opt_in("UBEN")
     surveys.close("pulse", start + timedelta(days=1))
     next_week = start + timedelta(days=7)
     surveys.start("pulse", next_week)

@@ -12,9 +12,17 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
+from indexer.embedding import Embedder
+from indexer.ingest.documents import LoadResult, Section, SourceDocument
+from indexer.ingest.pipeline import Ingestor
+from indexer.learning.feedback import Feedback
+from indexer.search.index_store import KnowledgeIndex
+from indexer.search.ranker import Ranker
 from models import Assignment, Document, LearningPath, Snippet, TrainingModule, make_session_factory
 from people.training.assignments import Training, TrainingError, parse_assignment_csv
 from people.training.catalog import CatalogError, ImportReport, import_catalog, related_snippets
+
+pytestmark = pytest.mark.both_backends
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "training.yml"
@@ -453,7 +461,7 @@ def test_listing_and_searching_the_catalog(training: Training) -> None:
 
 
 def test_related_snippets_share_the_module_topic_or_tags(
-    training: Training, sessions: sessionmaker[Session]
+    training: Training, sessions: sessionmaker[Session], embedder: Embedder, tmp_path: Path
 ) -> None:
     pages = {
         "deploying": (["kubernetes", "deployment", "helm"], "ops", "public"),
@@ -462,37 +470,42 @@ def test_related_snippets_share_the_module_topic_or_tags(
         "pytest": (["testing", "python"], "engineering", "public"),
         "private": (["kubernetes", "deployment", "secrets"], "ops", "channel"),
     }
-    ids = {}
-    with sessions() as session, session.begin():
-        for n, (name, (tags, topic, visibility)) in enumerate(pages.items()):
-            document = Document(
-                source_type="markdown",
-                source=f"kb/{name}.md",
-                title=name,
-                url=f"https://wiki.example/{name}",
-                content_hash=str(n),
-                tags=tags,
-                topic=topic,
-                visibility=visibility,
-            )
-            for ordinal in range(2):
-                snippet = Snippet(
-                    document=document,
-                    ordinal=ordinal,
-                    title=f"{name} {ordinal}",
-                    text=name,
-                    content_hash=f"{n}{ordinal}",
+    texts = {
+        "deploying": ("Shipping a service to Kubernetes with helm", "Rolling out a new release"),
+        "secrets": ("Kubernetes secrets from GCP Secret Manager", "Rotating a leaked secret"),
+        "alerts": ("Paging the on-call engineer", "Dashboards for error rates"),
+        "pytest": ("Writing pytest fixtures", "Parametrising python tests"),
+        "private": ("Kubernetes secrets of the payments cluster", "Debugging its rollouts"),
+    }
+    knowledge = KnowledgeIndex(sessions, tmp_path / "index", embedder)
+    Ingestor(knowledge).ingest(
+        LoadResult(
+            documents=[
+                SourceDocument(
+                    source=f"kb/{name}.md",
+                    source_type="markdown",
+                    title=name,
+                    url=f"https://wiki.example/{name}",
+                    sections=[Section((), text, atomic=True) for text in texts[name]],
                     tags=tags,
                     topic=topic,
                     visibility=visibility,
+                    channel_id="C0PAYMENTS" if visibility != "public" else None,
                 )
-                session.add(snippet)
-                session.flush()
-                ids[snippet.title] = snippet.id
+                for name, (tags, topic, visibility) in pages.items()
+            ]
+        )
+    )
+    ranker = Ranker(knowledge, Feedback(sessions))
+    with sessions() as session:
+        secrets = set(
+            session.scalars(select(Snippet.id).join(Document).where(Document.title == "secrets"))
+        )
+    assert len(secrets) == 2, "two snippets per page, so one per document is being checked"
 
-    related = related_snippets(sessions, "kubernetes-201", limit=3)
-    assert [r.title for r in related] == ["secrets 0", "deploying 0", "alerts 0"]
-    assert related[0].snippet_id == ids["secrets 0"]
+    related = related_snippets(ranker, sessions, "kubernetes-201", limit=3)
+    assert [r.title for r in related] == ["secrets", "deploying", "alerts"]
+    assert related[0].snippet_id in secrets
     assert related[0].url == "https://wiki.example/secrets"
-    assert [r.title for r in related_snippets(sessions, "python-testing")] == ["pytest 0"]
-    assert related_snippets(sessions, "no-such-module") == []
+    assert [r.title for r in related_snippets(ranker, sessions, "python-testing")] == ["pytest"]
+    assert related_snippets(ranker, sessions, "no-such-module") == []

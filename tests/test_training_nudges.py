@@ -26,6 +26,8 @@ from people.training.assignments import OpenAssignment
 from people.training.catalog import import_catalog
 from people.training.schedule import next_nudge
 
+pytestmark = pytest.mark.both_backends
+
 EXAMPLE_CATALOG = Path(__file__).resolve().parent.parent / "examples" / "training.yml"
 MONDAY = date(2026, 11, 30)
 TOKYO, BERLIN, NEW_YORK = "Asia/Tokyo", "Europe/Berlin", "America/New_York"

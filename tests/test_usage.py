@@ -13,6 +13,8 @@ from bot import migrate as migrations
 from indexer.insights.usage import DayUsage, open_gaps, usage_report
 from models import Document, KnowledgeGap, QueryLog, Rating, Snippet, make_session_factory
 
+pytestmark = pytest.mark.both_backends
+
 NOW = datetime(2024, 5, 20, 15, 30, tzinfo=UTC)
 
 

@@ -1,9 +1,10 @@
 """The records of the local Slack workspace and the wire format around them.
 
-`bot.simulated_slack.workspace.Workspace` keeps its state in these frozen records and speaks Slack's
-wire format with the helpers below: Web API parameters (slack_sdk sends JSON for some methods
-and forms, with JSON inside strings, for others), cursor pagination, the Block Kit and view
-limits Slack enforces, and the JSON shapes of users, channels and views.
+The simulated workspace (`bot.simulated_slack.state.WorkspaceState`, served by `Workspace`) keeps
+its state in these frozen records and speaks Slack's wire format with the helpers below: Web API
+parameters (slack_sdk sends JSON for some methods and forms, with JSON inside strings, for
+others), cursor pagination, the Block Kit and view limits Slack enforces, and the JSON shapes of
+users, channels and views.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.commands.parser import Command, parse_command, parse_survey, parse_train
 from handlers.knowledge import replies
-from handlers.knowledge.answering import Where, post_here_or_in_dm, visible_channels
+from handlers.knowledge.answering import AnswerRequest, Where, answer, visible_channels
 from handlers.knowledge.modals import add_modal
 from handlers.plumbing import payload_checks
 from handlers.plumbing.services import Services
@@ -104,15 +104,11 @@ class _Invocation:
 
 
 def _find(call: _Invocation) -> None:
-    services, client, asked, query = call.services, call.client, call.asked, call.parsed.argument
-    channels = visible_channels(services, client, asked, call.here)
-    ranking, query_id = services.questions.ask(query, asked, channels)
-    header = f"<@{asked.user_id}> asked with `{COMMAND}`"
-    notice = post_here_or_in_dm(
-        services, client, asked, query, ranking, call.here, query_id=query_id, header=header
+    header = f"<@{call.user_id}> asked with `{COMMAND}`"
+    request = AnswerRequest(
+        call.asked, call.parsed.argument, call.here, header=header, dm_fallback=True
     )
-    if notice:
-        call.respond(notice)
+    answer(call.services, call.client, request, call.respond)
 
 
 def _stats(call: _Invocation) -> None:

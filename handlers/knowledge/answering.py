@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -51,10 +52,29 @@ class Where:
 
 
 @dataclass(frozen=True)
+class AnswerRequest:
+    """One question to answer, from any surface: who asked it and how, what, where the answer
+    goes, and which page of the results."""
+
+    asked: Asked
+    query: str
+    where: Where
+    offset: int = 0
+    query_id: int | None = None
+    """The logged question a later page belongs to; a fresh question gets the id `ask` logs."""
+    header: str | None = None
+    """A context line above the results (who asked, for an answer everyone in a channel sees)."""
+    dm_fallback: bool = False
+    """Where the bot may not post, answer in the asker's DM instead (without the header)."""
+
+
+@dataclass(frozen=True)
 class Posted:
     where: Where
     message_ts: str
     ranking: Ranking
+    notice: str | None = None
+    """What the asker should still be told (that the answer went to their DM)."""
 
 
 class NotAnswered(Exception):
@@ -80,108 +100,74 @@ def visible_channels(
     return frozenset({where.channel_id})
 
 
-def post_answer(
-    services: Services,
-    client: WebClient,
-    asked: Asked,
-    query: str,
-    where: Where,
-    *,
-    offset: int = 0,
-    query_id: int | None = None,
-    header: str | None = None,
-) -> Posted:
-    """Rank, post as a real message (so people can react), and record what it showed.
-    Raises NotAnswered (CannotPost when Slack refuses the channel); the question is logged
-    once anyway."""
-    channels = visible_channels(services, client, asked, where)
-    ranking, logged_id = services.questions.ask(query, asked, channels, offset=offset)
-    return post_ranking(
-        services,
-        client,
-        asked,
-        query,
-        ranking,
-        where,
-        offset=offset,
-        query_id=logged_id if logged_id is not None else query_id,
-        header=header,
+def answer(
+    services: Services, client: WebClient, request: AnswerRequest, tell: Callable[[str], None]
+) -> None:
+    """The one way a question is answered (`/lepton find`, mentions, DMs): anything the asker
+    should know besides the answer (it went to their DM, or it could not be posted) is `tell`."""
+    try:
+        posted = post_answer(services, client, request)
+    except NotAnswered as failed:
+        tell(failed.notice)
+        return
+    if posted.notice:
+        tell(posted.notice)
+
+
+def post_answer(services: Services, client: WebClient, request: AnswerRequest) -> Posted:
+    """Rank once, post as a real message (so people can react), and record what it showed.
+    Raises NotAnswered (CannotPost when Slack refuses the channel and there is no DM fallback);
+    the question is logged once anyway."""
+    channels = visible_channels(services, client, request.asked, request.where)
+    ranking, logged_id = services.questions.ask(
+        request.query, request.asked, channels, offset=request.offset
     )
+    if logged_id is not None:
+        request = replace(request, query_id=logged_id)
+    try:
+        return _post(services, client, request, ranking)
+    except CannotPost:
+        if not request.dm_fallback:
+            raise
+    dm = open_dm(client, str(request.asked.user_id))
+    posted = _post(services, client, replace(request, where=dm, header=None), ranking)
+    return replace(posted, notice=replies.SENT_TO_DM)
 
 
-def post_ranking(
-    services: Services,
-    client: WebClient,
-    asked: Asked,
-    query: str,
-    ranking: Ranking,
-    where: Where,
-    *,
-    offset: int = 0,
-    query_id: int | None = None,
-    header: str | None = None,
+def _post(
+    services: Services, client: WebClient, request: AnswerRequest, ranking: Ranking
 ) -> Posted:
     blocks: list[Block] = []
-    if header:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": header}]})
-    blocks.extend(answer_blocks(ranking, query, offset))
+    if request.header:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": request.header}]})
+    blocks.extend(answer_blocks(ranking, request.query, request.offset))
+    where = request.where
     try:
         posted = post_now(
             client,
             where.channel_id,
             f"answer:{uuid.uuid4().hex}",
-            text=fallback_text(ranking, query),
+            text=fallback_text(ranking, request.query),
             blocks=blocks,
             thread_ts=where.thread_ts,
             unfurl=False,
         )
     except (GiveUp, RetryLater) as failure:
         raise _not_answered(failure) from failure
-    message_ts = posted.ts
     record_answer(
         services.sessions,
         PostedAnswer(
             channel_id=posted.channel_id,
-            message_ts=message_ts,
-            query_id=query_id,
-            team_id=asked.team_id,
+            message_ts=posted.ts,
+            query_id=request.query_id,
+            team_id=request.asked.team_id,
             thread_ts=where.thread_ts,
-            asker_user_id=asked.user_id,
+            asker_user_id=request.asked.user_id,
         ),
         ranking,
-        offset,
+        request.offset,
     )
-    return Posted(where, message_ts, ranking)
-
-
-def post_here_or_in_dm(
-    services: Services,
-    client: WebClient,
-    asked: Asked,
-    query: str,
-    ranking: Ranking,
-    where: Where,
-    *,
-    query_id: int | None = None,
-    header: str | None = None,
-) -> str | None:
-    """Post where the question was asked or, when the bot may not post there, in the asker's
-    DM. Returns the one line to tell the asker (where the answer went, or why there is none)."""
-    try:
-        post_ranking(
-            services, client, asked, query, ranking, where, query_id=query_id, header=header
-        )
-        return None
-    except CannotPost:
-        pass
-    except NotAnswered as failed:
-        return failed.notice
-    try:
-        dm = open_dm(client, str(asked.user_id))
-        post_ranking(services, client, asked, query, ranking, dm, query_id=query_id)
-    except NotAnswered as failed:
-        return failed.notice
-    return replies.SENT_TO_DM
+    return Posted(where, posted.ts, ranking)
 
 
 def tell_asker(client: WebClient, where: Where, user_id: str | None, notice: str) -> None:

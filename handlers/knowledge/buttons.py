@@ -7,14 +7,19 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from handlers.knowledge import replies
-from handlers.knowledge.answering import NotAnswered, Where, post_answer, visible_channels
+from handlers.knowledge.answering import (
+    AnswerRequest,
+    NotAnswered,
+    Where,
+    post_answer,
+    visible_channels,
+)
 from handlers.knowledge.blocks import MORE_RESULTS, RATE_DOWN, RATE_UP, WHY_THESE, why_text
 from handlers.plumbing import payload_checks
-from handlers.plumbing.pressed import answer, presser
+from handlers.plumbing.listeners import Press, on_actions
 from handlers.plumbing.services import Services
 from indexer.insights.questions import Asked
 from indexer.learning.answer_log import ShownAnswer, find_answer
@@ -29,97 +34,82 @@ NUMBER = re.compile(r"^\d{1,9}$")
 
 
 def register(app: App, services: Services) -> None:
-    @app.action(RATE_UP)
-    @app.action(RATE_DOWN)
-    def rate(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := presser(body)) is None:
-            return
-        shown = _shown(services, body)
-        snippet_id = _number(action.get("value"))
-        if shown is None or snippet_id not in shown.snippet_ids:
-            answer(client, body, respond, replies.GONE)
-            return
-        value = 1 if action["action_id"] == RATE_UP else -1
-        services.feedback.rate(
-            user, snippet_id, value, f"button:{shown.answer_id}", shown.answer_id
-        )
-        answer(client, body, respond, replies.rated(value))
+    on_actions(
+        app,
+        services,
+        {
+            RATE_UP: _rate,
+            RATE_DOWN: _rate,
+            MORE_RESULTS: _more,
+            WHY_THESE: _why,
+            FORGET_CONFIRM: _forget,
+            FORGET_CANCEL: _cancel,
+        },
+    )
 
-    @app.action(MORE_RESULTS)
-    def more(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := presser(body)) is None:
-            return
-        shown = _shown(services, body)
-        offset = _number(action.get("value"))
-        if shown is None or not shown.query or offset is None or offset > MAX_OFFSET:
-            answer(client, body, respond, replies.GONE)
-            return
-        channel, message_ts = _message_of(body)
-        asked = Asked(surface="more", user_id=user, team_id=_team(body), channel_id=channel)
-        where = Where(channel, None if channel.startswith("D") else shown.thread_ts or message_ts)
-        # One page per answer: a double click, or one click delivered to two web processes,
-        # would otherwise post the same page twice. A failed post gives the page back.
-        try:
-            with services.once.run(f"more:{channel}:{message_ts}:{offset}") as first:
-                if first:
-                    post_answer(
-                        services,
-                        client,
-                        asked,
-                        shown.query,
-                        where,
-                        offset=offset,
-                        query_id=shown.query_id,
-                    )
-        except NotAnswered as failed:
-            answer(client, body, respond, failed.notice)
 
-    @app.action(WHY_THESE)
-    def why(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        if presser(body) is None:
-            return
-        shown = _shown(services, body)
-        if shown is None or not shown.query:
-            answer(client, body, respond, replies.GONE)
-            return
-        channel, _ = _message_of(body)
-        asked = Asked(
-            surface="why", user_id=shown.asker_user_id, team_id=_team(body), channel_id=channel
-        )
-        channels = visible_channels(services, client, asked, Where(channel))
-        ranking = services.ranker.rank(
-            shown.query, shown.asker_user_id, channels, limit=shown.offset + len(shown.snippet_ids)
-        )
-        kept = [r for r in ranking.results if r.snippet_id in set(shown.snippet_ids)]
-        answer(client, body, respond, why_text(replace(ranking, results=kept)))
+def _rate(services: Services, press: Press) -> None:
+    shown = _shown(services, press.body)
+    snippet_id = _number(press.value)
+    if shown is None or snippet_id not in shown.snippet_ids:
+        press.answer(replies.GONE)
+        return
+    value = 1 if press.action_id == RATE_UP else -1
+    services.feedback.rate(
+        press.user, snippet_id, value, f"button:{shown.answer_id}", shown.answer_id
+    )
+    press.answer(replies.rated(value))
 
-    @app.action(FORGET_CONFIRM)
-    def forget(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := presser(body)) is None:
-            return
-        if action.get("value") != user:
-            answer(client, body, respond, replies.NOT_YOURS)
-            return
-        summary = forget_user(services.sessions, user)
-        services.feedback.refresh(force=True)
-        record_audit(services.sessions, "self-service", "forget_me", details=summary.counts)
-        answer(client, body, respond, replies.forgotten(summary.lines()), replace=True)
 
-    @app.action(FORGET_CANCEL)
-    def cancel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        if presser(body) is not None:
-            answer(client, body, respond, replies.KEPT, replace=True)
+def _more(services: Services, press: Press) -> None:
+    shown = _shown(services, press.body)
+    offset = _number(press.value)
+    if shown is None or not shown.query or offset is None or offset > MAX_OFFSET:
+        press.answer(replies.GONE)
+        return
+    channel, message_ts = _message_of(press.body)
+    asked = Asked(surface="more", user_id=press.user, team_id=press.team, channel_id=channel)
+    where = Where(channel, None if channel.startswith("D") else shown.thread_ts or message_ts)
+    request = AnswerRequest(asked, shown.query, where, offset=offset, query_id=shown.query_id)
+    # One page per answer: a double click, or one click delivered to two web processes,
+    # would otherwise post the same page twice. A failed post gives the page back.
+    try:
+        with services.once.run(f"more:{channel}:{message_ts}:{offset}") as first:
+            if first:
+                post_answer(services, press.client, request)
+    except NotAnswered as failed:
+        press.answer(failed.notice)
+
+
+def _why(services: Services, press: Press) -> None:
+    shown = _shown(services, press.body)
+    if shown is None or not shown.query:
+        press.answer(replies.GONE)
+        return
+    channel, _ = _message_of(press.body)
+    asked = Asked(
+        surface="why", user_id=shown.asker_user_id, team_id=press.team, channel_id=channel
+    )
+    channels = visible_channels(services, press.client, asked, Where(channel))
+    ranking = services.ranker.rank(
+        shown.query, shown.asker_user_id, channels, limit=shown.offset + len(shown.snippet_ids)
+    )
+    kept = [r for r in ranking.results if r.snippet_id in set(shown.snippet_ids)]
+    press.answer(why_text(replace(ranking, results=kept)))
+
+
+def _forget(services: Services, press: Press) -> None:
+    if press.value != press.user:
+        press.answer(replies.NOT_YOURS)
+        return
+    summary = forget_user(services.sessions, press.user)
+    services.feedback.refresh(force=True)
+    record_audit(services.sessions, "self-service", "forget_me", details=summary.counts)
+    press.answer(replies.forgotten(summary.lines()), replace=True)
+
+
+def _cancel(services: Services, press: Press) -> None:
+    press.answer(replies.KEPT, replace=True)
 
 
 def _number(value: Any) -> int | None:
@@ -136,10 +126,6 @@ def _message_of(body: dict[str, Any]) -> tuple[str, str]:
         payload_checks.part(body, "container", "message_ts")
     ) or payload_checks.message_ts(payload_checks.part(body, "message", "ts"))
     return channel or "", message_ts or ""
-
-
-def _team(body: dict[str, Any]) -> str | None:
-    return payload_checks.text(payload_checks.part(body, "team", "id")) or None
 
 
 def _shown(services: Services, body: dict[str, Any]) -> ShownAnswer | None:

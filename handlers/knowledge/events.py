@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import Any
 
 from slack_bolt import App
@@ -15,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from handlers.commands.parser import HELP_WORDS, parse_command
 from handlers.home import publish_home
 from handlers.knowledge import replies
-from handlers.knowledge.answering import NotAnswered, Where, post_answer, tell_asker
+from handlers.knowledge.answering import AnswerRequest, Where, answer, tell_asker
 from handlers.plumbing import payload_checks
 from handlers.plumbing.services import Services
 from indexer.insights.questions import Asked
@@ -138,10 +139,8 @@ def _answer(
     )
     if parsed.notice:
         _say(client, where, parsed.notice)
-    try:
-        post_answer(services, client, asked, parsed.argument, where)
-    except NotAnswered as failed:
-        tell_asker(client, where, asked.user_id, failed.notice)
+    request = AnswerRequest(asked, parsed.argument, where)
+    answer(services, client, request, partial(tell_asker, client, where, asked.user_id))
 
 
 def _say(client: WebClient, where: Where, text: str) -> None:

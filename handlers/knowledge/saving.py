@@ -4,9 +4,8 @@ through a modal, both ingested exactly like any other source."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -19,7 +18,8 @@ from handlers.knowledge.modals import (
     read_form,
     save_modal,
 )
-from handlers.plumbing import payload_checks, pressed
+from handlers.plumbing import payload_checks
+from handlers.plumbing.listeners import Press, Submission, on_press, on_submit
 from handlers.plumbing.services import Services
 from indexer.ingest.documents import LoadResult, SourceDocument
 from indexer.ingest.saved_messages import Note, SavedMessage, note_document, saved_message_document
@@ -32,80 +32,75 @@ VIEW_ID_CHARS = 64
 
 
 def register(app: App, services: Services) -> None:
-    @app.shortcut(SAVE_SHORTCUT)
-    def save_shortcut(
-        ack: Ack, shortcut: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if pressed.presser(shortcut) is None:
-            return
-        message = shortcut.get("message") or {}
-        channel = payload_checks.channel_id(payload_checks.part(shortcut, "channel", "id"))
-        ts = payload_checks.message_ts(message.get("ts"))
-        if not (channel and ts):
-            pressed.answer(client, shortcut, respond, payload_checks.incomplete("message"))
-            return
-        metadata = {
-            "team": payload_checks.text(payload_checks.part(shortcut, "team", "id")),
-            "channel": channel,
-            "ts": ts,
-            "author": payload_checks.user_id(message.get("user")) or "",
-        }
-        try:
-            client.views_open(
-                trigger_id=payload_checks.text(shortcut.get("trigger_id")),
-                view=save_modal(payload_checks.text(message.get("text")), metadata),
-            )
-        except SlackApiError as refused:
-            refusal = NO_FORM.format(error=refused.response["error"])
-            pressed.answer(client, shortcut, respond, refusal)
+    app.shortcut(SAVE_SHORTCUT)(on_press(services, _save_shortcut))
+    garbled = {"title": GARBLED_FORM}
+    app.view(SAVE_CALLBACK)(on_submit(services, _save_submitted, garbled))
+    app.view(ADD_CALLBACK)(on_submit(services, _add_submitted, garbled))
 
-    @app.view(SAVE_CALLBACK)
-    def save_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        saver, meta = pressed.presser(body), metadata_of(view)
-        if saver is None or not (meta.get("channel") and meta.get("ts")):
-            ack(response_action="errors", errors={"title": GARBLED_FORM})
-            return
-        form = _accepted(ack, view)
-        if form is None:
-            return
-        document = saved_message_document(_saved_message(client, form, meta, saver))
-        _ingest(services, client, saver, document)
 
-    @app.view(ADD_CALLBACK)
-    def add_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        author, key = pressed.presser(body), payload_checks.text(view.get("id"))
-        if author is None or not 0 < len(key) <= VIEW_ID_CHARS:
-            ack(response_action="errors", errors={"title": GARBLED_FORM})
-            return
-        form = _accepted(ack, view)
-        if form is None:
-            return
-        note = Note(
-            team_id=payload_checks.text(payload_checks.part(body, "team", "id")),
-            key=key,
-            title=form.title,
-            text=form.text,
-            tags=form.tags,
-            link=form.link,
-            author_user_id=author,
-            author_name=_display_name(client, author),
+def _save_shortcut(services: Services, press: Press) -> None:
+    """Open the save modal, pre-filled from the message; its metadata says which message."""
+    shortcut = press.body
+    message = shortcut.get("message") or {}
+    channel = payload_checks.channel_id(payload_checks.part(shortcut, "channel", "id"))
+    ts = payload_checks.message_ts(message.get("ts"))
+    if not (channel and ts):
+        press.answer(payload_checks.incomplete("message"))
+        return
+    metadata = {
+        "team": press.team or "",
+        "channel": channel,
+        "ts": ts,
+        "author": payload_checks.user_id(message.get("user")) or "",
+    }
+    try:
+        press.client.views_open(
+            trigger_id=payload_checks.text(shortcut.get("trigger_id")),
+            view=save_modal(payload_checks.text(message.get("text")), metadata),
         )
-        _ingest(services, client, author, note_document(note))
+    except SlackApiError as refused:
+        press.answer(NO_FORM.format(error=refused.response["error"]))
 
 
-def _accepted(ack: Ack, view: dict[str, Any]) -> SnippetForm | None:
+def _save_submitted(services: Services, form: Submission) -> None:
+    meta = metadata_of(form.view)
+    if not (meta.get("channel") and meta.get("ts")):
+        form.refuse({"title": GARBLED_FORM})
+        return
+    if (entered := _accepted(form)) is None:
+        return
+    saved = _saved_message(form.client, entered, meta, form.user)
+    _ingest(services, form.client, form.user, saved_message_document(saved))
+
+
+def _add_submitted(services: Services, form: Submission) -> None:
+    key = payload_checks.text(form.view.get("id"))
+    if not 0 < len(key) <= VIEW_ID_CHARS:
+        form.refuse({"title": GARBLED_FORM})
+        return
+    if (entered := _accepted(form)) is None:
+        return
+    note = Note(
+        team_id=payload_checks.text(payload_checks.part(form.body, "team", "id")),
+        key=key,
+        title=entered.title,
+        text=entered.text,
+        tags=entered.tags,
+        link=entered.link,
+        author_user_id=form.user,
+        author_name=_display_name(form.client, form.user),
+    )
+    _ingest(services, form.client, form.user, note_document(note))
+
+
+def _accepted(form: Submission) -> SnippetForm | None:
     """The submitted form, acked; or None after showing Slack the per-field errors."""
-    form = read_form(view)
-    if errors := form.errors():
-        ack(response_action="errors", errors=errors)
+    entered = read_form(form.view)
+    if errors := entered.errors():
+        form.refuse(errors)
         return None
-    ack()
-    return form
+    form.accept()
+    return entered
 
 
 def _saved_message(

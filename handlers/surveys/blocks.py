@@ -1,7 +1,7 @@
 """Block Kit for the survey messages people get: the invitation DM (which also shows what
 they have answered so far), the reminder, the comment modal, and the admins' survey lists.
 
-Every button carries the person's answer token (see `people.surveys.rounds`) in its value, so the
+Every button carries the person's answer token (see `people.surveys.answers`) in its value, so the
 token exists nowhere but in their own DM.
 """
 
@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from handlers.knowledge.modals import text_input
 from handlers.plumbing.blocks import Block, button, clip, context, escape, link, section
+from people.surveys.answers import COMMENT_LIMIT
 from people.surveys.definitions import Question, SurveyDefinition
-from people.surveys.rounds import COMMENT_LIMIT, RoundInfo
+from people.surveys.rounds import RoundInfo
 
 ANSWER = "survey_answer"
 COMMENT = "survey_comment"

@@ -23,9 +23,9 @@ class SlackSurveyCouriers:
         return Couriers(invitation=self.invite, reminder=self.remind, digest=self.post_digest)
 
     def invite(self, delivery: SurveyDelivery, retry: bool) -> Delivered:
-        if self.surveys.opted_out(delivery.user_id):
+        if self.surveys.answers.opted_out(delivery.user_id):
             raise Skip("opted out")
-        invitation = self.surveys.invitation(delivery)
+        invitation = self.surveys.answers.invitation(delivery)
         if not invitation.round.open:
             raise Skip("round closed")
         return post_once(
@@ -38,9 +38,9 @@ class SlackSurveyCouriers:
         )
 
     def remind(self, reminder: SurveyReminder, retry: bool) -> Delivered:
-        if not self.surveys.should_remind(reminder):
+        if not self.surveys.reminders.should_remind(reminder):
             raise Skip("answered, opted out or closed")
-        delivery = self.surveys.delivery_of(reminder)
+        delivery = self.surveys.reminders.delivery_of(reminder)
         info = self.surveys.round(reminder.round_id)
         definition = self.surveys.definition(info.survey_key)
         permalink = self._permalink(delivery)
@@ -58,7 +58,7 @@ class SlackSurveyCouriers:
         )
 
     def _post_digest_part(self, post: SurveyDigestPost, channel: str, retry: bool) -> Delivered:
-        definition, digest = self.surveys.digest_of_round(post.round_id)
+        definition, digest = self.surveys.results.digest_of_round(post.round_id)
         if post.part == "summary":
             return post_once(
                 self.client,

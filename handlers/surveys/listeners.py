@@ -1,19 +1,21 @@
 """Survey answers in Slack: the buttons in the survey DM, the comment modal, and
-`/lepton survey ...`. Answers are recorded through `people.surveys.rounds`; this module only
+`/lepton survey ...`. Answers are recorded through `people.surveys.answers`; this module only
 reads the payload, calls it, and redraws the DM so the person sees what was recorded."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.commands.parser import SURVEY_USAGE, SurveyCommand
-from handlers.plumbing import payload_checks, pressed
+from handlers.plumbing import payload_checks
 from handlers.plumbing.blocks import Block, escape
+from handlers.plumbing.listeners import Press, Submission, on_actions, on_submit
 from handlers.plumbing.services import HomeSection, Services
 from handlers.surveys.blocks import (
     ANSWER,
@@ -30,7 +32,8 @@ from handlers.surveys.blocks import (
 )
 from handlers.surveys.digest_blocks import digest_blocks, digest_fallback_text
 from people.audit import record_audit
-from people.surveys.rounds import Recorded, SurveyError
+from people.surveys.answers import Recorded
+from people.surveys.rounds import SurveyError
 
 NOT_A_SURVEY = "That button is not from a Lepton survey, so nothing was recorded."
 OPTED_OUT = "You will not get Lepton surveys any more. Changed your mind? `/lepton survey optin`."
@@ -43,94 +46,96 @@ GARBLED_FORM = "This form arrived garbled; close it and press *Add a comment* ag
 
 def register(app: App, services: Services) -> None:
     services.home_sections.append(survey_section(services))
+    on_actions(app, services, {re.compile(rf"^{ANSWER}:"): _answer, COMMENT: _comment})
+    garbled = {COMMENT_BLOCK: GARBLED_FORM}
+    app.view(COMMENT_CALLBACK)(on_submit(services, _comment_submitted, garbled))
 
-    @app.action(re.compile(rf"^{ANSWER}:"))
-    def answer(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := pressed.presser(body)) is None:
-            return
-        try:
-            value = button_value(str(action.get("value") or ""))
-            question, choice = value["q"], value["v"]
-            if not isinstance(question, str) or type(choice) is not int:
-                raise ValueError("not a survey answer")
-        except (ValueError, KeyError):
-            pressed.answer(client, body, respond, NOT_A_SURVEY)
-            return
-        channel, ts = _message(body)
-        try:
-            recorded = services.surveys.record(
-                value["r"],
-                user,
-                value["t"],
-                services.clock(),
-                answer=(question, choice),
-                message=(channel, ts),
-            )
-        except SurveyError as refused:
-            pressed.answer(client, body, respond, str(refused))
-            return
-        _redraw(client, channel, ts, recorded, value["t"])
 
-    @app.action(COMMENT)
-    def comment(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := pressed.presser(body)) is None:
-            return
-        try:
-            value = button_value(str(action.get("value") or ""))
-        except ValueError:
-            pressed.answer(client, body, respond, NOT_A_SURVEY)
-            return
-        channel, ts = _message(body)
-        try:
-            recorded = services.surveys.recorded(
-                value["r"], user, value["t"], services.clock(), (channel, ts)
-            )
-        except SurveyError as refused:
-            pressed.answer(client, body, respond, str(refused))
-            return
-        try:
-            client.views_open(
-                trigger_id=payload_checks.text(body.get("trigger_id")),
-                view=comment_modal(
-                    recorded.definition,
-                    value["r"],
-                    value["t"],
-                    {"c": channel, "ts": ts},
-                    recorded.comment or "",
-                ),
-            )
-        except SlackApiError as refused:
-            pressed.answer(client, body, respond, NO_FORM.format(error=refused.response["error"]))
+def _answer(services: Services, press: Press) -> None:
+    """Record the answer and redraw the DM with it."""
+    try:
+        value = button_value(press.value)
+        question, choice = value["q"], value["v"]
+        if not isinstance(question, str) or type(choice) is not int:
+            raise ValueError("not a survey answer")
+    except (ValueError, KeyError):
+        press.answer(NOT_A_SURVEY)
+        return
+    channel, ts = _message(press.body)
+    recorded = _or_refusal(
+        services,
+        press,
+        services.surveys.answers.record,
+        value,
+        message=(channel, ts),
+        answer=(question, choice),
+    )
+    if recorded is not None:
+        _redraw(press.client, channel, ts, recorded, value["t"])
 
-    @app.view(COMMENT_CALLBACK)
-    def comment_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        user, meta = pressed.presser(body), _comment_metadata(view)
-        if user is None or meta is None:
-            ack(response_action="errors", errors={COMMENT_BLOCK: GARBLED_FORM})
-            return
-        entered = payload_checks.part(view, "state", "values", COMMENT_BLOCK, "value", "value")
-        try:
-            recorded = services.surveys.record(
-                meta["r"],
-                user,
-                meta["t"],
-                services.clock(),
-                comment=payload_checks.text(entered),
-                message=(meta["c"], meta["ts"]),
-            )
-        except SurveyError as refused:
-            ack(response_action="errors", errors={COMMENT_BLOCK: str(refused)[:150]})
-            return
-        ack()
-        _redraw(client, meta["c"], meta["ts"], recorded, meta["t"])
+
+def _comment(services: Services, press: Press) -> None:
+    """Open the comment modal, pre-filled with the comment recorded so far."""
+    try:
+        value = button_value(press.value)
+    except ValueError:
+        press.answer(NOT_A_SURVEY)
+        return
+    channel, ts = _message(press.body)
+    look = services.surveys.answers.recorded
+    if (recorded := _or_refusal(services, press, look, value, message=(channel, ts))) is None:
+        return
+    modal = comment_modal(
+        recorded.definition,
+        value["r"],
+        value["t"],
+        {"c": channel, "ts": ts},
+        recorded.comment or "",
+    )
+    try:
+        press.client.views_open(
+            trigger_id=payload_checks.text(press.body.get("trigger_id")), view=modal
+        )
+    except SlackApiError as refused:
+        press.answer(NO_FORM.format(error=refused.response["error"]))
+
+
+def _or_refusal(
+    services: Services,
+    press: Press,
+    call: Callable[..., Recorded],
+    value: dict[str, Any],
+    **details: Any,
+) -> Recorded | None:
+    """`call` for the presser's survey round and token, or None after telling them why the
+    survey refused it."""
+    try:
+        return call(value["r"], press.user, value["t"], services.clock(), **details)
+    except SurveyError as refused:
+        press.answer(str(refused))
+        return None
+
+
+def _comment_submitted(services: Services, form: Submission) -> None:
+    """Record the comment (the modal shows a refusal inline) and redraw the DM with it."""
+    if (meta := _comment_metadata(form.view)) is None:
+        form.refuse({COMMENT_BLOCK: GARBLED_FORM})
+        return
+    entered = payload_checks.part(form.view, "state", "values", COMMENT_BLOCK, "value", "value")
+    try:
+        recorded = services.surveys.answers.record(
+            meta["r"],
+            form.user,
+            meta["t"],
+            services.clock(),
+            comment=payload_checks.text(entered),
+            message=(meta["c"], meta["ts"]),
+        )
+    except SurveyError as refused:
+        form.refuse({COMMENT_BLOCK: str(refused)[:150]})
+        return
+    form.accept()
+    _redraw(form.client, meta["c"], meta["ts"], recorded, meta["t"])
 
 
 def _comment_metadata(view: dict[str, Any]) -> dict[str, Any] | None:
@@ -154,10 +159,10 @@ def survey_command(
         respond(f"{parsed.problem} {SURVEY_USAGE}")
         return
     if parsed.action == "optout":
-        respond(OPTED_OUT if surveys.opt_out(user_id) else ALREADY_OUT)
+        respond(OPTED_OUT if surveys.answers.opt_out(user_id) else ALREADY_OUT)
         return
     if parsed.action == "optin":
-        respond(OPTED_IN if surveys.opt_in(user_id) else ALREADY_IN)
+        respond(OPTED_IN if surveys.answers.opt_in(user_id) else ALREADY_IN)
         return
     record_audit(services.sessions, user_id, f"survey.{parsed.action}", parsed.key or None)
     try:
@@ -182,7 +187,7 @@ def survey_command(
                 f"{closed.asked} answered. The digest goes to the survey's digest channels."
             )
         else:
-            definition, digest = surveys.digest(parsed.key, parsed.number)
+            definition, digest = surveys.results.digest(parsed.key, parsed.number)
             respond(blocks=digest_blocks(digest, definition), text=digest_fallback_text(digest))
     except SurveyError as refused:
         respond(str(refused))
@@ -194,7 +199,7 @@ def survey_section(services: Services) -> HomeSection:
 
     def section(user_id: str) -> list[Block]:
         surveys = services.surveys
-        waiting = surveys.waiting_for(user_id, services.clock())
+        waiting = surveys.answers.waiting_for(user_id, services.clock())
         lines = [
             f"• *{escape(surveys.definition(info.survey_key).title)}*: waiting for your "
             f"answers in our DM, open until {when(info.closes_at)}"
@@ -202,7 +207,7 @@ def survey_section(services: Services) -> HomeSection:
         ]
         if not lines:
             lines = ["_No survey waiting for you._"]
-        if surveys.opted_out(user_id):
+        if surveys.answers.opted_out(user_id):
             lines.append("_You opted out of surveys; `/lepton survey optin` to join again._")
         return [
             {"type": "header", "text": {"type": "plain_text", "text": "Surveys"}},

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -15,9 +16,10 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.commands.parser import TRAIN_USAGE, TrainCommand
 from handlers.home import publish_home
-from handlers.plumbing import payload_checks, pressed
+from handlers.plumbing import payload_checks
 from handlers.plumbing.blocks import Block, escape
 from handlers.plumbing.directory import SlackDirectory
+from handlers.plumbing.listeners import Press, on_actions
 from handlers.plumbing.sending import ChannelNames
 from handlers.plumbing.services import HomeSection, Services
 from handlers.training.blocks import (
@@ -42,68 +44,61 @@ USER_REF = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
 DUE_IN = re.compile(r"^(\d{1,3})d$")
 NOT_A_BUTTON = "That button is not from Lepton training, so nothing changed."
+Outcome = TypeVar("Outcome")
 
 
 def register(app: App, services: Services) -> None:
     services.home_sections.append(training_section(services))
+    on_actions(app, services, {DONE: _done, re.compile(rf"^{SNOOZE}:\d+$"): _snooze, ENROL: _enrol})
+    app.action(OPEN)(_opened)
 
-    @app.action(DONE)
-    def done(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := pressed.presser(body)) is None:
-            return
-        try:
-            progress = services.training.complete(user, _module(action), services.clock())
-        except (TrainingError, KeyError) as refused:
-            _tell(body, client, services, respond, _refusal(refused))
-            return
-        blocks = done_blocks(progress.title, list(progress.open_prerequisites))
-        if _in_view(body):
-            publish_home(services, client, user, _team(body))
-        else:
-            text = f"Marked {progress.title} done"
-            pressed.answer(client, body, respond, text, blocks=blocks, replace=True)
 
-    @app.action(re.compile(rf"^{SNOOZE}:\d+$"))
-    def snooze(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := pressed.presser(body)) is None:
-            return
-        digits = str(action["action_id"]).rsplit(":", 1)[1]
-        days = int(digits) if len(digits) <= 3 else 0  # the service refuses odd day counts
-        assignment = _value(action).get("a")
-        try:
-            if type(assignment) is not int or not 0 < assignment < 2**31:
-                raise KeyError("a")
-            view = services.training.snooze(user, assignment, days, services.clock())
-        except (TrainingError, KeyError) as refused:
-            pressed.answer(client, body, respond, _refusal(refused))
-            return
-        assert view.snoozed_until is not None
-        blocks = snoozed_blocks(view.title, view.snoozed_until)
-        pressed.answer(client, body, respond, f"Snoozed {view.title}", blocks=blocks, replace=True)
+def _opened(ack: Ack) -> None:
+    """The Open button is a link; Slack still wants the click acked."""
+    ack()
 
-    @app.action(OPEN)
-    def opened(ack: Ack) -> None:
-        ack()
 
-    @app.action(ENROL)
-    def enrol(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        if (user := pressed.presser(body)) is None:
-            return
-        try:
-            result = services.training.join(user, _module(action), services.clock())
-        except (TrainingError, KeyError) as refused:
-            _tell(body, client, services, respond, _refusal(refused))
-            return
-        _tell(body, client, services, respond, _enrolled(result.assigned, result.already_assigned))
+def _done(services: Services, press: Press) -> None:
+    if (progress := _on_module(services, press, services.training.complete)) is None:
+        return
+    if _in_view(press):
+        publish_home(services, press.client, press.user, press.team)
+        return
+    blocks = done_blocks(progress.title, list(progress.open_prerequisites))
+    press.answer(f"Marked {progress.title} done", blocks=blocks, replace=True)
+
+
+def _snooze(services: Services, press: Press) -> None:
+    digits = press.action_id.rsplit(":", 1)[1]
+    days = int(digits) if len(digits) <= 3 else 0  # the service refuses odd day counts
+    assignment = _value(press).get("a")
+    try:
+        if type(assignment) is not int or not 0 < assignment < 2**31:
+            raise KeyError("a")
+        view = services.training.snooze(press.user, assignment, days, services.clock())
+    except (TrainingError, KeyError) as refused:
+        press.answer(_refusal(refused))
+        return
+    assert view.snoozed_until is not None
+    blocks = snoozed_blocks(view.title, view.snoozed_until)
+    press.answer(f"Snoozed {view.title}", blocks=blocks, replace=True)
+
+
+def _enrol(services: Services, press: Press) -> None:
+    if (result := _on_module(services, press, services.training.join)) is not None:
+        _tell(services, press, _enrolled(result.assigned, result.already_assigned))
+
+
+def _on_module(
+    services: Services, press: Press, act: Callable[[str, str, datetime], Outcome]
+) -> Outcome | None:
+    """`act` for the presser on the module the button carries; None after telling them why
+    that could not be done."""
+    try:
+        return act(press.user, _module(press), services.clock())
+    except (TrainingError, KeyError) as refused:
+        _tell(services, press, _refusal(refused))
+        return None
 
 
 def train_command(
@@ -242,44 +237,34 @@ def _enrolled(assigned: tuple[str, ...], already: tuple[str, ...]) -> str:
     return text + " `/lepton train` shows your list."
 
 
-def _value(action: dict[str, Any]) -> dict[str, Any]:
+def _value(press: Press) -> dict[str, Any]:
     try:
-        value = json.loads(str(action.get("value") or ""))
+        value = json.loads(press.value)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
 
 
-def _module(action: dict[str, Any]) -> str:
+def _module(press: Press) -> str:
     """The module key a Done or Enrol button carries; KeyError when it carries none."""
-    key = _value(action)["m"]
+    key = _value(press)["m"]
     if not isinstance(key, str):
         raise KeyError("m")
     return key
 
 
-def _in_view(body: dict[str, Any]) -> bool:
-    return payload_checks.part(body, "container", "type") == "view"
-
-
-def _team(body: dict[str, Any]) -> str | None:
-    return payload_checks.text(payload_checks.part(body, "team", "id")) or None
+def _in_view(press: Press) -> bool:
+    return payload_checks.part(press.body, "container", "type") == "view"
 
 
 def _refusal(error: Exception) -> str:
     return str(error) if isinstance(error, TrainingError) else NOT_A_BUTTON
 
 
-def _tell(
-    body: dict[str, Any], client: WebClient, services: Services, respond: Respond, text: str
-) -> None:
+def _tell(services: Services, press: Press, text: str) -> None:
     """A reply under the message pressed, or (from the App Home) a DM and a fresh home tab."""
-    if not _in_view(body):
-        pressed.answer(client, body, respond, text)
+    if not _in_view(press):
+        press.answer(text)
         return
-    client.chat_postMessage(channel=_user(body), text=text)
-    publish_home(services, client, _user(body), _team(body))
-
-
-def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
+    press.client.chat_postMessage(channel=press.user, text=text)
+    publish_home(services, press.client, press.user, press.team)

@@ -132,33 +132,18 @@ def threads_to_documents(
     Too-short threads are reported as one aggregate Skipped per channel, not one per "lol".
     """
     channel_names = {channel_id: channel_name, **(channels or {})}
-    threads: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for message in messages:
-        ts = message.get("ts")
-        if not isinstance(ts, str) or _sort_key(ts) is None:
-            continue
-        thread_ts = message.get("thread_ts")
-        key = thread_ts if isinstance(thread_ts, str) and _sort_key(thread_ts) else ts
-        threads.setdefault(key, {})[ts] = message
-
+    threads = _by_thread(messages)
     documents: list[SourceDocument] = []
     too_short = 0
     for thread_ts in sorted(threads, key=_sort_key):
-        lines: list[tuple[str, str, str]] = []  # (ts, author id, cleaned text)
-        for ts in sorted(threads[thread_ts], key=_sort_key):
-            message = threads[thread_ts][ts]
-            if _is_noise(message):
-                continue
-            text = clean_mrkdwn(str(message["text"]), users, channel_names).strip()
-            if ts != thread_ts and _is_chatter(text):
-                continue
-            lines.append((ts, str(message.get("user") or ""), text))
+        thread = threads[thread_ts]
+        lines = _thread_lines(thread_ts, thread, users, channel_names)
         if not lines:
             continue
         if sum(len(text) for _, _, text in lines) < MIN_THREAD_CHARS:
             too_short += 1
             continue
-        names = {uid: _name(uid, threads[thread_ts][ts], users) for ts, uid, _ in lines}
+        names = {uid: _name(uid, thread[ts], users) for ts, uid, _ in lines}
         head_uid = lines[0][1]
         documents.append(
             SourceDocument(
@@ -185,6 +170,42 @@ def threads_to_documents(
         reason = f"too short: {too_short} thread(s) under {MIN_THREAD_CHARS} characters"
         skipped.append(Skipped(source=f"{source_prefix}/{channel_id}", reason=reason))
     return documents, skipped
+
+
+def _by_thread(
+    messages: Iterable[Mapping[str, Any]],
+) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """Messages by thread ts, then by their own ts, so a message seen twice counts once; one
+    with an unusable ts is dropped, and a bad `thread_ts` makes a message its own thread."""
+    threads: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for message in messages:
+        ts = message.get("ts")
+        if not isinstance(ts, str) or _sort_key(ts) is None:
+            continue
+        thread_ts = message.get("thread_ts")
+        key = thread_ts if isinstance(thread_ts, str) and _sort_key(thread_ts) else ts
+        threads.setdefault(key, {})[ts] = message
+    return threads
+
+
+def _thread_lines(
+    thread_ts: str,
+    thread: Mapping[str, Mapping[str, Any]],
+    users: Mapping[str, str],
+    channel_names: Mapping[str, str],
+) -> list[tuple[str, str, str]]:
+    """(ts, author id, cleaned text) in order, without noise; replies that are only chatter
+    are left out, but the parent always stays since it says what the thread is about."""
+    lines: list[tuple[str, str, str]] = []
+    for ts in sorted(thread, key=_sort_key):
+        message = thread[ts]
+        if _is_noise(message):
+            continue
+        text = clean_mrkdwn(str(message["text"]), users, channel_names).strip()
+        if ts != thread_ts and _is_chatter(text):
+            continue
+        lines.append((ts, str(message.get("user") or ""), text))
+    return lines
 
 
 def _sort_key(ts: str) -> Decimal | None:

@@ -7,12 +7,13 @@ a restricted snippet neither appears nor credits anyone for someone who cannot s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from indexer.search.ranker import Ranker
+from indexer.search.ranker import RankedSnippet, Ranker
 from models import Document, Rating
 
 CANDIDATES = 50
@@ -52,8 +53,44 @@ def experts(
     ranking = ranker.rank(topic, asker=None, channels=channels, limit=CANDIDATES)
     if not ranking.confident or not ranking.results:
         return []
-    snippet_ids = [r.snippet_id for r in ranking.results]
-    document_ids = {r.document_id for r in ranking.results}
+    net, people = _votes_and_people(sessions, ranking.results)
+    # Only snippets that would be a good answer on their own count: a loosely related page
+    # must not make its author an expert on the topic.
+    floor = 0.0 if ranking.listing else ranker.min_confidence
+    tallies: dict[str, _Tally] = {}
+    for result in ranking.results:
+        votes = net.get(result.snippet_id, 0)
+        author, saver = people.get(result.document_id, (None, None))
+        if votes < 0 or (author is None and saver is None):
+            continue
+        # A filter-only query ("who tag:k8s") lists exact matches without a similarity.
+        relevance = 1.0 if ranking.listing else result.dense
+        if relevance >= floor:
+            _credit(
+                tallies, result.title, author, saver, relevance * (1 + min(votes, MAX_VOTE_BONUS))
+            )
+    ranked = sorted(
+        ((user_id, t) for user_id, t in tallies.items() if t.score > 0),
+        key=lambda item: (-item[1].score, -(item[1].contributed + item[1].saved), item[0]),
+    )
+    return [
+        Expert(
+            user_id=user_id,
+            contributed=t.contributed,
+            saved=t.saved,
+            score=t.score,
+            sample_titles=tuple(t.titles),
+        )
+        for user_id, t in ranked[:limit]
+    ]
+
+
+def _votes_and_people(
+    sessions: sessionmaker[Session], results: Sequence[RankedSnippet]
+) -> tuple[dict[int, int], dict[int, tuple[str | None, str | None]]]:
+    """Net votes by snippet, and (author, saver) by document, in one session for all results."""
+    snippet_ids = [r.snippet_id for r in results]
+    document_ids = {r.document_id for r in results}
     with sessions() as session:
         net = {
             snippet_id: int(total or 0)
@@ -71,42 +108,21 @@ def experts(
                 )
             )
         }
-    # Only snippets that would be a good answer on their own count: a loosely related page
-    # must not make its author an expert on the topic.
-    floor = 0.0 if ranking.listing else ranker.min_confidence
-    tallies: dict[str, _Tally] = {}
-    for result in ranking.results:
-        votes = net.get(result.snippet_id, 0)
-        author, saver = people.get(result.document_id, (None, None))
-        if votes < 0 or (author is None and saver is None):
-            continue
-        # A filter-only query ("who tag:k8s") lists exact matches without a similarity.
-        relevance = 1.0 if ranking.listing else result.dense
-        if relevance < floor:
-            continue
-        weight = relevance * (1 + min(votes, MAX_VOTE_BONUS))
-        for user_id, authored in ((author, True), (saver, False)):
-            if user_id is None or (not authored and user_id == author):
-                continue  # saving one's own message is not a second contribution
-            tally = tallies.setdefault(user_id, _Tally())
-            if authored:
-                tally.contributed += 1
-            else:
-                tally.saved += 1
-            tally.score += weight
-            if len(tally.titles) < SAMPLE_TITLES and result.title not in tally.titles:
-                tally.titles.append(result.title)
-    ranked = sorted(
-        ((user_id, t) for user_id, t in tallies.items() if t.score > 0),
-        key=lambda item: (-item[1].score, -(item[1].contributed + item[1].saved), item[0]),
-    )
-    return [
-        Expert(
-            user_id=user_id,
-            contributed=t.contributed,
-            saved=t.saved,
-            score=t.score,
-            sample_titles=tuple(t.titles),
-        )
-        for user_id, t in ranked[:limit]
-    ]
+    return net, people
+
+
+def _credit(
+    tallies: dict[str, _Tally], title: str, author: str | None, saver: str | None, weight: float
+) -> None:
+    """Credit one snippet's weight to its author and to whoever saved it."""
+    for user_id, authored in ((author, True), (saver, False)):
+        if user_id is None or (not authored and user_id == author):
+            continue  # saving one's own message is not a second contribution
+        tally = tallies.setdefault(user_id, _Tally())
+        if authored:
+            tally.contributed += 1
+        else:
+            tally.saved += 1
+        tally.score += weight
+        if len(tally.titles) < SAMPLE_TITLES and title not in tally.titles:
+            tally.titles.append(title)

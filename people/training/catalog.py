@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,12 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from models import Document, LearningPath, Snippet, TrainingModule
-from models.knowledge import PUBLIC
+from indexer.search.ranker import RankedSnippet, Ranker
+from models import LearningPath, TrainingModule
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9+#._-]{0,31}$")
@@ -46,7 +45,6 @@ MODULE_FIELDS = (
     "prerequisites",
 )
 PATH_FIELDS = ("key", "title", "description", "modules")
-RELATED_CANDIDATES = 500
 _LIST_SEPARATORS = re.compile(r"[;|,]")
 
 
@@ -429,64 +427,89 @@ def _cross_check(
     stored_paths: Mapping[str, LearningPath],
 ) -> list[str]:
     """Duplicates, unknown keys, cycles and path order, over the file and what is stored."""
-    problems = _duplicates(modules) + _duplicates(paths)
     in_file: dict[str, _Item] = {}
     for item in modules:
         in_file.setdefault(item.spec.key, item)
-    path_keys = {item.spec.key for item in paths} | set(stored_paths)
-    module_keys = set(in_file) | set(stored)
-    # A bulk assignment row names a module or a path in the same column, so keys must not clash.
-    problems += [
+    graph = {key: tuple(p.key for p in m.prerequisites) for key, m in stored.items()}
+    graph.update({key: item.spec.prerequisites for key, item in in_file.items()})
+    return (
+        _duplicates(modules)
+        + _duplicates(paths)
+        + _key_clashes(
+            modules,
+            paths,
+            set(in_file) | set(stored),
+            {i.spec.key for i in paths} | set(stored_paths),
+        )
+        + _prerequisite_problems(modules, in_file, graph)
+        + [problem for item in paths for problem in _path_problems(item, graph)]
+    )
+
+
+def _key_clashes(
+    modules: Sequence[_Item], paths: Sequence[_Item], module_keys: set[str], path_keys: set[str]
+) -> list[str]:
+    """A bulk assignment row names a module or a path in the same column, so keys must not
+    clash."""
+    return [
         item.where("key", f"`{item.spec.key}` is already a learning path's key")
         for item in modules
         if item.spec.key in path_keys
-    ]
-    problems += [
+    ] + [
         item.where("key", f"`{item.spec.key}` is already a module's key")
         for item in paths
         if item.spec.key in module_keys
     ]
-    graph = {key: tuple(p.key for p in m.prerequisites) for key, m in stored.items()}
-    graph.update({key: item.spec.prerequisites for key, item in in_file.items()})
+
+
+def _prerequisite_problems(
+    modules: Sequence[_Item], in_file: Mapping[str, _Item], graph: Mapping[str, tuple[str, ...]]
+) -> list[str]:
+    """Unknown prerequisites, and each cycle reported once, at its first module in the file
+    (a cycle only through stored modules was accepted before and is not this file's doing)."""
     known = sorted(graph)
-    for item in modules:
-        for prerequisite in item.spec.prerequisites:
-            if prerequisite not in graph:
-                problems.append(
-                    item.where(
-                        "prerequisites",
-                        f"no module `{prerequisite}` in this file or in the catalog"
-                        + _did_you_mean(prerequisite, known),
-                    )
-                )
+    problems = [
+        item.where(
+            "prerequisites",
+            f"no module `{prerequisite}` in this file or in the catalog"
+            + _did_you_mean(prerequisite, known),
+        )
+        for item in modules
+        for prerequisite in item.spec.prerequisites
+        if prerequisite not in graph
+    ]
     for cycle in _cycles(graph):
         first = next((in_file[key] for key in cycle if key in in_file), None)
         if first is not None:
             problems.append(
                 first.where("prerequisites", f"prerequisite cycle: {' -> '.join(cycle)}")
             )
-    for item in paths:
-        order = item.spec.module_keys
-        for key in order:
-            if key not in graph:
+    return problems
+
+
+def _path_problems(item: _Item, graph: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """A path's unknown modules, and modules listed before their own prerequisites."""
+    order = item.spec.module_keys
+    known = sorted(graph)
+    problems = [
+        item.where(
+            "modules",
+            f"no module `{key}` in this file or in the catalog" + _did_you_mean(key, known),
+        )
+        for key in order
+        if key not in graph
+    ]
+    position = {key: n for n, key in enumerate(order)}
+    for n, key in enumerate(order):
+        for prerequisite in prerequisites_first(graph, key):
+            if position.get(prerequisite, -1) > n:
                 problems.append(
                     item.where(
                         "modules",
-                        f"no module `{key}` in this file or in the catalog"
-                        + _did_you_mean(key, known),
+                        f"`{key}` comes before its prerequisite `{prerequisite}`; "
+                        "list prerequisites first",
                     )
                 )
-        position = {key: n for n, key in enumerate(order)}
-        for n, key in enumerate(order):
-            for prerequisite in prerequisites_first(graph, key):
-                if position.get(prerequisite, -1) > n:
-                    problems.append(
-                        item.where(
-                            "modules",
-                            f"`{key}` comes before its prerequisite `{prerequisite}`; "
-                            "list prerequisites first",
-                        )
-                    )
     return problems
 
 
@@ -636,74 +659,37 @@ def _module_values(module: TrainingModule) -> dict[str, Any]:
 
 
 def related_snippets(
-    sessions: sessionmaker[Session], module_key: str, limit: int = 3
+    ranker: Ranker, sessions: sessionmaker[Session], module_key: str, limit: int = 3
 ) -> list[RelatedSnippet]:
-    """Public knowledge-base reading for a module: snippets sharing its tags or topic (the topic
-    counts as one more shared tag), best first, one per document so three chunks of one page do
-    not crowd out everything else. An unknown module has nothing related."""
+    """Public knowledge-base reading for a module, found by the ranker that answers questions so
+    reading and answers agree (same index, permissions, ratings and one result per document):
+    the module's title and description are the query, among snippets sharing one of its tags
+    or its topic, most relevant first. An unknown module has nothing related."""
     with sessions() as session:
         module = session.scalar(select(TrainingModule).where(TrainingModule.key == module_key))
         if module is None or limit <= 0:
             return []
-        tags = {t.lower() for t in module.tags or []}
-        topic = (module.topic or "").strip().lower()
-        if not tags and not topic:
-            return []
-        url = func.coalesce(Snippet.url, Document.url).label("url")
-        base = (
-            select(Snippet.id, Snippet.title, url, Snippet.document_id, Snippet.tags, Snippet.topic)
-            .join(Document, Document.id == Snippet.document_id)
-            .where(Snippet.visibility == PUBLIC)
-            .order_by(Snippet.id)
-        )
-        rows = []
-        if tags:
-            # Tags are JSON text on both backends: a LIKE on each quoted tag narrows the rows,
-            # and the exact comparison in `_shared` decides.
-            tagged = [
-                cast(Snippet.tags, Text).like(f"%{_like_escape(json.dumps(tag))}%", escape="\\")
-                for tag in sorted(tags)
-            ]
-            rows = list(session.execute(base.where(or_(*tagged)).limit(RELATED_CANDIDATES)))
-        if topic:
-            on_topic = Snippet.visibility == PUBLIC, func.lower(Snippet.topic) == topic
-            first_of_each_document = (
-                select(func.min(Snippet.id))
-                .where(*on_topic)
-                .group_by(Snippet.document_id)
-                .order_by(func.min(Snippet.id))
-                .limit(limit + len({row.document_id for row in rows}))
-            )
-            seen = {row.id for row in rows}
-            rows += [
-                row
-                for row in session.execute(base.where(Snippet.id.in_(first_of_each_document)))
-                if row.id not in seen
-            ]
-    ranked = sorted(((_shared(row, tags, topic), row) for row in rows), key=_rank)
-    related: list[RelatedSnippet] = []
-    documents: set[int] = set()
-    for shared, row in ranked:
-        if shared == 0 or row.document_id in documents:
-            continue
-        documents.add(row.document_id)
-        related.append(RelatedSnippet(snippet_id=row.id, title=row.title, url=row.url))
-        if len(related) == limit:
-            break
-    return related
+        tags = sorted({t.lower() for t in module.tags or []})
+        topic = " ".join((module.topic or "").replace('"', " ").split()).lower()
+        text = _free_text(f"{module.title} {module.description or ''}")
+    # The query language ANDs a tag filter with a topic filter, so "shares a tag or the topic"
+    # is two searches for the same text, merged by document.
+    filters = [" ".join(f"tag:{tag}" for tag in tags)] if tags else []
+    filters += [f'topic:"{topic}"'] if topic else []
+    best: dict[int, RankedSnippet] = {}
+    for where in filters:
+        for result in ranker.rank(f"{text} {where}", limit=limit).results:
+            seen = best.get(result.document_id)
+            if seen is None or result.score > seen.score:
+                best[result.document_id] = result
+    ranked = sorted(best.values(), key=lambda r: (-r.score, r.snippet_id))[:limit]
+    return [RelatedSnippet(snippet_id=r.snippet_id, title=r.title, url=r.url) for r in ranked]
 
 
-def _shared(row: Any, tags: set[str], topic: str) -> int:
-    own = {str(tag).lower() for tag in row.tags or []}
-    return len(tags & own) + int(bool(topic) and (row.topic or "").lower() == topic)
-
-
-def _rank(entry: tuple[int, Any]) -> tuple[int, int]:
-    return -entry[0], entry[1].id
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _free_text(text: str) -> str:
+    """Module text as plain query words: a quote or `tag:` in a description must not turn into
+    a phrase or a filter that the reading then has to match."""
+    return " ".join(text.replace('"', " ").replace(":", " ").split())
 
 
 def _bad_key(value: str) -> str:
