@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -23,6 +22,7 @@ from bot.services import Services
 from bot.serving import serve_http, serve_socket
 from bot.settings import Settings, SettingsError, load_settings
 from bot.slack_client import web_client
+from bot.stopping import interrupt_on_stop_signals, shut_down_on_stop_signals
 from bot.worker import build_scheduler
 from handlers.knowledge.channel_history import fetch_channel_documents
 from indexer.ingest.documents import LoadResult
@@ -374,6 +374,7 @@ def serve(ctx: LeptonContext, host: str, port: int | None, scheduler: bool) -> N
     if not settings.oauth_enabled:
         settings.require("serve", "SLACK_BOT_TOKEN")
     services = _ready_services(ctx, scheduler)
+    interrupt_on_stop_signals()
     serve_http(services, host, port or settings.port)
 
 
@@ -383,7 +384,9 @@ def serve(ctx: LeptonContext, host: str, port: int | None, scheduler: bool) -> N
 def socket(ctx: LeptonContext, scheduler: bool) -> None:
     """Connect the Slack app over Socket Mode (no public URL needed)."""
     ctx.settings.require("socket", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
-    serve_socket(_ready_services(ctx, scheduler))
+    services = _ready_services(ctx, scheduler)
+    interrupt_on_stop_signals()
+    serve_socket(services)
 
 
 def _ready_services(ctx: LeptonContext, scheduler: bool) -> Services:
@@ -406,9 +409,10 @@ def worker(ctx: LeptonContext) -> None:
     than one; each message still goes out once."""
     ctx.settings.require("worker", "SLACK_BOT_TOKEN")
     services = _survey_services(ctx)
+    scheduler = build_scheduler(services, blocking=True)
+    shut_down_on_stop_signals(scheduler)
     click.echo(f"lepton worker: running every {ctx.settings.lepton_tick_seconds}s; Ctrl-C stops")
-    with contextlib.suppress(KeyboardInterrupt):
-        build_scheduler(services, blocking=True).start()
+    scheduler.start()
 
 
 @cli.group()

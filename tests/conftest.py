@@ -79,18 +79,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Under `--dist loadgroup`, the tests of a module that share a module-scoped fixture (a
     booted app, an ingested corpus) stay on one worker, so it is built once; every other test
-    goes to whichever worker is free."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info and any(
-            defs[-1].scope != "function" and defs[-1].scope != "session"
-            for defs in info.name2fixturedefs.values()
-        ):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    goes to whichever worker is free. Marked as each test is collected, before xdist reads the
+    marks."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info and any(
+        defs[-1].scope not in ("function", "session") for defs in info.name2fixturedefs.values()
+    ):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -4,7 +4,9 @@ through the environment, talking to a local stand-in for the Slack Web API."""
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ import pytest
 
 from bot.simulated_slack.payloads import Actor, command
 from bot.simulated_slack.server import LocalSlack, Workspace
-from tests.helpers import LISTENING, Server, free_port, run_lepton
+from tests.helpers import LEPTON, LISTENING, Server, free_port, lepton_env, run_lepton
 from tests.slack_app import EXAMPLES, SECRET, TEAM, wait_for
 
 TOKEN = "xoxb-serve-process-token"
@@ -124,3 +126,43 @@ def test_a_missing_credential_is_one_line_naming_it(
         f"lepton: {missing}: is not set, and `lepton {subcommand}` needs it"
     ]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_the_worker_stops_cleanly_on_ctrl_c_or_a_platforms_sigterm(
+    stop: signal.Signals, slack: Workspace, tmp_path: Path
+) -> None:
+    """Started the way a script starts a background job (SIGINT ignored, which a child
+    inherits), the worker still stops on Ctrl-C, and on the SIGTERM a platform sends before
+    SIGKILL, with exit code 0 rather than being killed midway."""
+    env = {
+        **base_env(tmp_path),
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_API_URL": slack.slack.base_url,
+    }
+    assert run_lepton("migrate", env=env, cwd=tmp_path).returncode == 0
+    worker = subprocess.Popen(
+        [str(LEPTON), "worker"],
+        env=lepton_env(env),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert worker.stdout is not None
+        said = ""
+        while "Scheduler started" not in said:  # a running scheduler, not one still starting
+            line = worker.stdout.readline()
+            assert line, f"the worker exited early:\n{said}"
+            said += line
+        worker.send_signal(stop)
+        code = worker.wait(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    output = worker.stdout.read()
+    assert code == 0, output
+    assert "Traceback" not in output

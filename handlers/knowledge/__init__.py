@@ -6,9 +6,11 @@ from __future__ import annotations
 from slack_bolt import App
 
 from handlers.knowledge import buttons, events, saving
+from handlers.knowledge.home import knowledge_section
 from handlers.plumbing.services import Services
 
 
 def register(app: App, services: Services) -> None:
+    services.home_sections.append(knowledge_section(services))
     for surface in (events, buttons, saving):
         surface.register(app, services)

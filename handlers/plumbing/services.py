@@ -4,9 +4,11 @@ imports `bot`: `bot.services.Services` provides all of it, and a handler sees on
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.plumbing.blocks import Block
@@ -22,8 +24,18 @@ if TYPE_CHECKING:
     from people.surveys.rounds import Surveys
     from people.training.assignments import Training
 
-HomeSection = Callable[[str], list[Block]]
-"""Blocks for one part of the App Home, given the viewer's user id."""
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whoever opened the App Home, and the client to ask Slack about them."""
+
+    user_id: str
+    team_id: str | None
+    client: WebClient
+
+
+HomeSection = Callable[[Viewer], list[Block]]
+"""Blocks for one part of the App Home."""
 
 
 class SlackSettings(Protocol):

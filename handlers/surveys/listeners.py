@@ -16,7 +16,7 @@ from handlers.commands.parser import SURVEY_USAGE, SurveyCommand
 from handlers.plumbing import payload_checks
 from handlers.plumbing.blocks import Block, escape
 from handlers.plumbing.listeners import Press, Submission, on_actions, on_submit
-from handlers.plumbing.services import HomeSection, Services
+from handlers.plumbing.services import HomeSection, Services, Viewer
 from handlers.surveys.blocks import (
     ANSWER,
     COMMENT,
@@ -197,7 +197,8 @@ def survey_section(services: Services) -> HomeSection:
     """The App Home's survey part: what is waiting for this person's answers. The survey file
     is read on first use, not when the home sections are wired."""
 
-    def section(user_id: str) -> list[Block]:
+    def section(viewer: Viewer) -> list[Block]:
+        user_id = viewer.user_id
         surveys = services.surveys
         waiting = surveys.answers.waiting_for(user_id, services.clock())
         lines = [

@@ -21,7 +21,7 @@ from handlers.plumbing.blocks import Block, escape
 from handlers.plumbing.directory import SlackDirectory
 from handlers.plumbing.listeners import Press, on_actions
 from handlers.plumbing.sending import ChannelNames
-from handlers.plumbing.services import HomeSection, Services
+from handlers.plumbing.services import HomeSection, Services, Viewer
 from handlers.training.blocks import (
     DONE,
     ENROL,
@@ -142,7 +142,8 @@ def train_command(
 def training_section(services: Services) -> HomeSection:
     """The App Home's training part: the person's list, and modules suggested for them."""
 
-    def section(user_id: str) -> list[Block]:
+    def section(viewer: Viewer) -> list[Block]:
+        user_id = viewer.user_id
         now = services.clock()
         suggested = recommend_modules(services.sessions, services.embedder, user_id, now, 3)
         return [
