@@ -34,7 +34,7 @@ from people.audit import record_audit
 from people.surveys.chart import trend_chart_png
 from people.surveys.definitions import SurveyConfigError
 from people.surveys.digest import digest_text
-from people.surveys.rounds import RoundInfo, SurveyError
+from people.surveys.lookups import RoundInfo, SurveyError
 from people.training.assignments import TrainingError, parse_assignment_csv
 from people.training.catalog import CatalogError, import_catalog
 from people.training.chart import completion_chart_png

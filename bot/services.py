@@ -55,7 +55,7 @@ class Services:
     settings: Settings
     engine: Engine
     stopping: threading.Event = field(default_factory=threading.Event)
-    home_sections: list[HomeSection] = field(default_factory=list)
+    home_sections: dict[str, HomeSection] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     """What "now" is for the handlers: the real clock, or the console's, which `wait` moves on."""
 

@@ -11,8 +11,6 @@ but timing.
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
 from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,53 +28,48 @@ HOUSEKEEPING_JOB = "lepton-housekeeping"
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Jobs:
-    """The scheduler's jobs, bound to one process's services."""
+def tick(services: Services) -> None:
+    """One scheduled pass; a failure is logged and the next tick tries again. Passes never
+    overlap: the job runs with `max_instances=1`."""
+    work = services.scheduled_work(utcnow())
+    report, training = work.surveys, work.training
+    nudges = training.nudges.sent if training else 0
+    sent = report.invitations.sent + report.reminders.sent + report.digests.sent + nudges
+    if report.opened or report.closed or sent:
+        log.info(
+            "tick: opened %d, closed %d rounds; sent %d invitations, %d reminders, "
+            "%d survey digest parts, %d nudges",
+            len(report.opened),
+            len(report.closed),
+            report.invitations.sent,
+            report.reminders.sent,
+            report.digests.sent,
+            nudges,
+        )
 
-    services: Services
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def tick(self) -> None:
-        """One scheduled pass; a failure is logged and the next tick tries again."""
-        with self._lock:
-            work = self.services.scheduled_work(utcnow())
-        report, training = work.surveys, work.training
-        nudges = training.nudges.sent if training else 0
-        sent = report.invitations.sent + report.reminders.sent + report.digests.sent + nudges
-        if report.opened or report.closed or sent:
-            log.info(
-                "tick: opened %d, closed %d rounds; sent %d invitations, %d reminders, "
-                "%d survey digest parts, %d nudges",
-                len(report.opened),
-                len(report.closed),
-                report.invitations.sent,
-                report.reminders.sent,
-                report.digests.sent,
-                nudges,
-            )
-
-    def housekeeping(self) -> None:
-        self.services.once.forget_old()
+def housekeeping(services: Services) -> None:
+    services.once.forget_old()
 
 
 def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
-    jobs = Jobs(services)
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=UTC,
     )
     scheduler.add_job(
-        jobs.tick,
+        tick,
         IntervalTrigger(seconds=services.settings.lepton_tick_seconds, timezone=UTC),
+        args=[services],
         id=TICK_JOB,
         name="surveys and nudges due now",
         next_run_time=utcnow(),
     )
     scheduler.add_job(
-        jobs.housekeeping,
+        housekeeping,
         CronTrigger(hour=3, minute=17, timezone=UTC),
+        args=[services],
         id=HOUSEKEEPING_JOB,
         name="forget old event claims",
     )

@@ -129,11 +129,11 @@ class RememberingEmbedder(Embedder):
         self._seen: dict[str, np.ndarray] = {}
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         new = list(dict.fromkeys(t for t in texts if t not in self._seen))
         if new:
             self._seen.update(zip(new, super().encode(new, batch_size), strict=True))
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._seen[t] for t in texts])
 
 

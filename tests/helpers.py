@@ -103,13 +103,11 @@ class Server:
             time.sleep(poll)
 
     def stop(self) -> int:
-        """Ctrl-C, as an operator would; killed if it does not stop within a minute. Answers
-        already acknowledged are finished first, which on a machine busy with other test
-        workers took longer than 15 s after the soak."""
+        """Ctrl-C, as an operator would; killed if it does not stop within 15 s."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=60)
+                self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)

@@ -26,11 +26,12 @@ from bot.simulated_slack.server import LocalSlack
 from bot.simulated_slack.workspace import Workspace
 from indexer.embedding import Embedder
 from indexer.ingest.loaders.files import load_tree
+from tests.helpers import KNOWLEDGE
 
 SECRET = "e1c5a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
 TEAM = "T0LEPTON"
 ADMIN = "UADMIN01"
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "knowledge"
+EXAMPLES = KNOWLEDGE
 CORPUS = (
     "engineering/tensorflow-2-migration.md",
     "ops/deploying-to-kubernetes.md",

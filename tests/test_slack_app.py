@@ -42,11 +42,11 @@ from tests.slack_app import (
 ALICE = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
 
 
-@pytest.fixture(scope="module", params=["sqlite"])
+@pytest.fixture(scope="module")
 def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Any
 ) -> Iterator[RunningApp]:
-    with fresh_database(request.param, request, tmp_path_factory) as url:
+    with fresh_database("sqlite", request, tmp_path_factory) as url:
         engine = create_db_engine(url)
         try:
             with running_app(engine, tmp_path_factory.mktemp("app"), embedder) as running:

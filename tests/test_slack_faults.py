@@ -96,11 +96,11 @@ def refused(code: str) -> Fault:
 # Answers: someone is waiting
 
 
-@pytest.fixture(scope="module", params=["sqlite"])
+@pytest.fixture(scope="module")
 def app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Any
 ) -> Iterator[RunningApp]:
-    with fresh_database(request.param, request, tmp_path_factory) as url:
+    with fresh_database("sqlite", request, tmp_path_factory) as url:
         engine = create_db_engine(url)
         try:
             with running_app(

@@ -19,9 +19,10 @@ from websockets.sync.server import ServerConnection, serve
 
 from bot.serving import socket_handler
 from bot.simulated_slack.payloads import Actor, command, unique_id
+from bot.simulated_slack.payloads import event as event_request
 from models import create_db_engine
 from tests.conftest import fresh_database
-from tests.slack_app import TEAM, RunningApp, running_app, settle, wait_for
+from tests.slack_app import TEAM, RunningApp, blocks_text, running_app, settle, wait_for
 
 APP_TOKEN = "xapp-1-ALEPTON-1-localsocketmode"
 ALICE = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
@@ -97,6 +98,15 @@ class Connected:
         )
         return envelope_id
 
+    def event(self, event: dict[str, Any]) -> str:
+        """Push an Events API event down the socket as Slack does; the envelope's id."""
+        envelope_id = unique_id("envelope-")
+        payload = json.loads(event_request(TEAM, event).body)
+        self.socket.send(
+            json.dumps({"envelope_id": envelope_id, "payload": payload, "type": "events_api"})
+        )
+        return envelope_id
+
 
 @pytest.fixture(scope="module")
 def connected(
@@ -151,3 +161,15 @@ def test_an_answer_given_in_the_ack_travels_back_in_the_ack_payload(connected: C
     envelope_id = connected.slash_command(ALICE, "help")
     ack = connected.slack.reply_to(envelope_id)
     assert "Lepton* answers" in json.dumps(ack["payload"])
+
+
+def test_the_app_home_shows_each_section_once_with_two_apps_in_one_process(
+    connected: Connected,
+) -> None:
+    """The HTTP app and the Socket Mode app here are built on the same services."""
+    opened = {"type": "app_home_opened", "user": "UALICE01", "tab": "home", "event_ts": "2.2"}
+    connected.slack.reply_to(connected.event(opened))
+    home = wait_for(lambda: connected.app.workspace.home("UALICE01"))
+    text = blocks_text(home.view["blocks"])
+    for header in ("Recommended for you", "Your training", "Surveys"):
+        assert text.count(header) == 1, text

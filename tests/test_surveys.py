@@ -26,7 +26,8 @@ from bot.settings import load_settings
 from bot.simulated_slack.server import LocalSlack, Reply, Workspace
 from models import SurveyDelivery, SurveyReminder, SurveyResponse, create_db_engine
 from people.surveys.definitions import SurveyConfigError, load_surveys, parse_surveys
-from people.surveys.rounds import Member, SurveyError
+from people.surveys.lookups import SurveyError
+from people.surveys.rounds import Member
 from people.surveys.schedule import due_date, reminder_moment, send_moment
 from tests.helpers import LEPTON, kill_after_posts, lepton_env
 from tests.slack_app import wait_for

@@ -48,8 +48,10 @@ class SlackSettings(Protocol):
 class Services(Protocol):
     """The parts a listener may call; each is built once, on first use."""
 
-    home_sections: list[HomeSection]
-    """Filled by each feature's `register`, in the order the App Home shows them."""
+    home_sections: dict[str, HomeSection]
+    """Each feature's section by its name, set by its `register` in the order the App Home
+    shows them; by name, so an app built twice on one process's services (HTTP and Socket
+    Mode) still shows each section once."""
 
     @property
     def settings(self) -> SlackSettings: ...

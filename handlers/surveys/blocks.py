@@ -16,7 +16,7 @@ from handlers.knowledge.modals import text_input
 from handlers.plumbing.blocks import Block, button, clip, context, escape, link, section
 from people.surveys.answers import COMMENT_LIMIT
 from people.surveys.definitions import Question, SurveyDefinition
-from people.surveys.rounds import RoundInfo
+from people.surveys.lookups import RoundInfo
 
 ANSWER = "survey_answer"
 COMMENT = "survey_comment"

@@ -33,7 +33,7 @@ from handlers.surveys.blocks import (
 from handlers.surveys.digest_blocks import digest_blocks, digest_fallback_text
 from people.audit import record_audit
 from people.surveys.answers import Recorded
-from people.surveys.rounds import SurveyError
+from people.surveys.lookups import SurveyError
 
 NOT_A_SURVEY = "That button is not from a Lepton survey, so nothing was recorded."
 OPTED_OUT = "You will not get Lepton surveys any more. Changed your mind? `/lepton survey optin`."
@@ -45,7 +45,7 @@ GARBLED_FORM = "This form arrived garbled; close it and press *Add a comment* ag
 
 
 def register(app: App, services: Services) -> None:
-    services.home_sections.append(survey_section(services))
+    services.home_sections["surveys"] = survey_section(services)
     on_actions(app, services, {re.compile(rf"^{ANSWER}:"): _answer, COMMENT: _comment})
     garbled = {COMMENT_BLOCK: GARBLED_FORM}
     app.view(COMMENT_CALLBACK)(on_submit(services, _comment_submitted, garbled))

@@ -48,7 +48,7 @@ Outcome = TypeVar("Outcome")
 
 
 def register(app: App, services: Services) -> None:
-    services.home_sections.append(training_section(services))
+    services.home_sections["training"] = training_section(services)
     on_actions(app, services, {DONE: _done, re.compile(rf"^{SNOOZE}:\d+$"): _snooze, ENROL: _enrol})
     app.action(OPEN)(_opened)
 

@@ -44,16 +44,6 @@ from people.surveys.reminders import SurveyReminders
 from people.surveys.results import SurveyResults
 from people.surveys.schedule import due_date, send_moment, zone
 
-__all__ = [
-    "Couriers",
-    "Directory",
-    "Member",
-    "RoundInfo",
-    "SurveyError",
-    "Surveys",
-    "TickReport",
-]
-
 DIGEST_PARTS = ("summary", "chart")
 
 log = logging.getLogger(__name__)
