@@ -16,6 +16,7 @@ from bot import migrate
 from indexer.embedding import Embedder
 from indexer.search.index_store import KnowledgeIndex
 from models import create_db_engine, make_session_factory
+from models.workspace import LOCAL_TEAM, Workspace, workspace_sessions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -74,6 +75,7 @@ def scratch_knowledge(embedder: Embedder) -> Iterator[KnowledgeIndex]:
         engine = create_db_engine(f"sqlite:///{tmp}/bench.db")
         migrate.upgrade(engine)
         try:
-            yield KnowledgeIndex(make_session_factory(engine), Path(tmp) / "index", embedder)
+            sessions = workspace_sessions(make_session_factory(engine), Workspace(LOCAL_TEAM))
+            yield KnowledgeIndex(sessions, Path(tmp) / "index", embedder)
         finally:
             engine.dispose()

@@ -42,8 +42,11 @@ from models import (
     create_db_engine,
 )
 from models.knowledge import CHANNEL, PUBLIC
+from models.workspace import LOCAL_TEAM, Workspace, workspace_sessions
 
 CORPUS_CACHE = DEFAULT_CACHE.parent
+CORPUS_LAYOUT = "ws"
+"""Part of the cache path: a corpus built for an older schema is rebuilt, not reused."""
 SNIPPETS_PER_DOCUMENT = 4
 RESTRICTED_SHARE = 0.03
 PRIVATE_CHANNELS = [f"CPRIV{n:04d}" for n in range(10)]
@@ -125,6 +128,7 @@ def _write_knowledge(engine: Engine, base: Base, n: int, model: str, seed: int) 
                     documents.append(
                         {
                             "id": doc_id + 1,
+                            "team_id": LOCAL_TEAM,
                             "source_type": "file",
                             "source": f"generated/{doc_id:07d}.md",
                             "title": title,
@@ -137,6 +141,7 @@ def _write_knowledge(engine: Engine, base: Base, n: int, model: str, seed: int) 
                 snippets.append(
                     {
                         "id": n_id + 1,
+                        "team_id": LOCAL_TEAM,
                         "document_id": doc_id + 1,
                         "ordinal": ordinal,
                         "title": title,
@@ -153,6 +158,7 @@ def _write_knowledge(engine: Engine, base: Base, n: int, model: str, seed: int) 
                 stored.append(
                     {
                         "snippet_id": n_id + 1,
+                        "team_id": LOCAL_TEAM,
                         "model": model,
                         "dim": dim,
                         "vector": np.asarray(vector, dtype="<f4").tobytes(),
@@ -162,7 +168,9 @@ def _write_knowledge(engine: Engine, base: Base, n: int, model: str, seed: int) 
                 connection.execute(insert(Document), documents)
             connection.execute(insert(Snippet), snippets)
             connection.execute(insert(SnippetEmbedding), stored)
-        connection.execute(insert(IndexState), [{"id": 1, "version": 1, "model": model}])
+        connection.execute(
+            insert(IndexState), [{"team_id": LOCAL_TEAM, "version": 1, "model": model}]
+        )
 
 
 def _write_ratings(engine: Engine, n: int, users: list[str], seed: int) -> None:
@@ -182,6 +190,7 @@ def _write_ratings(engine: Engine, n: int, users: list[str], seed: int) -> None:
                 insert(Rating),
                 [
                     {
+                        "team_id": LOCAL_TEAM,
                         "user_id": users[int(p // n)],
                         "snippet_id": int(p % n) + 1,
                         "value": int(v),
@@ -195,10 +204,11 @@ def _write_ratings(engine: Engine, n: int, users: list[str], seed: int) -> None:
 def build_corpus(embedder: Embedder, n: int, seed: int = 0, fresh: bool = False) -> Corpus:
     """The migrated SQLite database of `n` snippets with ratings, and its FAISS and BM25 files,
     built by Lepton's own KnowledgeIndex; reused when already built."""
+    from bot.services import INDEX_DIR, WORKSPACES_DIR
     from indexer.search.index_store import KnowledgeIndex
     from models import make_session_factory
 
-    root = CORPUS_CACHE / f"corpus-{n}-{seed}"
+    root = CORPUS_CACHE / f"corpus-{CORPUS_LAYOUT}-{n}-{seed}"
     done = root / "built"
     url = f"sqlite:///{root / 'lepton.db'}"
     users = [f"U{u:07d}" for u in range(USERS)]
@@ -215,7 +225,10 @@ def build_corpus(embedder: Embedder, n: int, seed: int = 0, fresh: bool = False)
     base = load_base(embedder)
     _write_knowledge(engine, base, n, embedder.name, seed)
     _write_ratings(engine, n, users, seed)
-    KnowledgeIndex(make_session_factory(engine), root / "data" / "index", embedder).open()
+    sessions = workspace_sessions(make_session_factory(engine), Workspace(LOCAL_TEAM))
+    KnowledgeIndex(
+        sessions, root / "data" / WORKSPACES_DIR / LOCAL_TEAM / INDEX_DIR, embedder
+    ).open()
     engine.dispose()
     seconds = time.perf_counter() - started
     done.write_text(f"{seconds:.1f}")

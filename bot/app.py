@@ -3,6 +3,7 @@ call to SLACK_API_URL, and every surface registered from `handlers/`."""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -11,16 +12,17 @@ from typing import Any
 import yaml
 from slack_bolt import App
 from slack_bolt.oauth.oauth_settings import OAuthSettings
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+from bot.installations import installation_store
 from bot.services import Services
 from bot.slack_client import web_client
-from bot.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
+from bot.slack_tables import OAUTH_STATES_TABLE
 from handlers import knowledge, surveys, training
 from handlers.commands import lepton as commands
 from handlers.plumbing import database_guard, errors
 
+log = logging.getLogger(__name__)
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -62,12 +64,10 @@ def build_app(
     }
     if settings.oauth_enabled:
         assert settings.slack_client_id and settings.slack_client_secret
-        installations = SQLAlchemyInstallationStore(
-            client_id=settings.slack_client_id,
-            engine=services.engine,
-            installations_table_name=INSTALLATIONS_TABLE,
-            bots_table_name=BOTS_TABLE,
-        )
+        installations = installation_store(settings, services.engine)
+        sealed = installations.seal_plain_tokens()
+        if sealed:
+            log.info("encrypted the tokens of %d installation rows stored in the clear", sealed)
         app = App(
             client=web_client(settings, token=None),
             installation_store=installations,
@@ -86,6 +86,9 @@ def build_app(
             ),
             **common,
         )
+        # Uninstalling or revoking deletes the workspace's installations and bots, which stops
+        # every send there; Lepton's own data for it stays.
+        app.enable_token_revocation_listeners()
     else:
         app = App(client=web_client(settings), **common)
     database_guard.register(app, services.engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,18 +19,19 @@ from bot.console.repl import PROMPT as CONSOLE_PROMPT
 from bot.console.repl import EmptyKnowledge
 from bot.console.repl import run as run_console
 from bot.log_redaction import configure_logging
-from bot.services import Services
+from bot.services import WORKSPACES_DIR, Services, WorkspaceServices
 from bot.serving import serve_http, serve_socket
 from bot.settings import Settings, SettingsError, load_settings
-from bot.slack_client import web_client
 from bot.stopping import interrupt_on_stop_signals, shut_down_on_stop_signals
 from bot.worker import build_scheduler
+from bot.workspaces import Installations, WorkspaceUnknown
 from handlers.knowledge.channel_history import fetch_channel_documents
 from indexer.ingest.documents import LoadResult
 from indexer.ingest.loaders.files import load_tree
 from indexer.ingest.loaders.slack_export import load_export
 from indexer.insights.questions import Asked
 from models.base import utcnow
+from models.workspace import ALL_WORKSPACES, LOCAL_TEAM, Workspace, purge_workspace
 from people.audit import record_audit
 from people.surveys.chart import trend_chart_png
 from people.surveys.definitions import SurveyConfigError
@@ -55,8 +57,9 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 class LeptonContext:
     """Lazily built settings and engine, so `--help` works with a broken configuration."""
 
-    def __init__(self, env_file: str) -> None:
+    def __init__(self, env_file: str, workspace: str | None = None) -> None:
         self.env_file = env_file
+        self.workspace = workspace
         self._settings: Settings | None = None
         self._engine: Engine | None = None
         self._services: Services | None = None
@@ -65,7 +68,8 @@ class LeptonContext:
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = load_settings(self.env_file)
+                overrides = {"lepton_workspace": self.workspace} if self.workspace else {}
+                self._settings = load_settings(self.env_file, **overrides)
             except SettingsError as exc:
                 fail(str(exc), EXIT_USAGE)
             configure_logging(self._settings)
@@ -79,6 +83,22 @@ class LeptonContext:
         if self._services is None:
             self._services = Services(self.settings, self.migrated_engine())
         return self._services
+
+    def home(self) -> WorkspaceServices:
+        """The workspace this command acts on, or a clear failure saying how to name it."""
+        try:
+            return self.services().home
+        except WorkspaceUnknown as unknown:
+            fail(str(unknown), EXIT_USAGE)
+
+    def migration_team(self) -> str:
+        """Who owns rows stored before workspaces were kept apart: nobody on a new database."""
+        if database_call(self, migrations.current_revision, self.engine) is None:
+            return LOCAL_TEAM
+        try:
+            return Installations(self.settings, self.engine).home().team_id
+        except WorkspaceUnknown as unknown:
+            fail(f"which workspace owns the data stored so far? {unknown}", EXIT_USAGE)
 
     @property
     def engine(self) -> Engine:
@@ -122,18 +142,23 @@ pass_lepton = click.make_pass_decorator(LeptonContext)
     metavar="PATH",
     help="Optional file of KEY=value settings read before the environment.",
 )
+@click.option(
+    "--workspace",
+    metavar="TEAM_ID",
+    help="The Slack workspace (team ID) a command acts on; needed when several are installed.",
+)
 @click.version_option(package_name="lepton")
 @click.pass_context
-def cli(ctx: click.Context, env_file: str) -> None:
+def cli(ctx: click.Context, env_file: str, workspace: str | None) -> None:
     """Lepton: your team's knowledge, pulse surveys and training, answered in Slack."""
-    ctx.obj = LeptonContext(env_file)
+    ctx.obj = LeptonContext(env_file, workspace)
 
 
 @cli.command()
 @pass_lepton
 def migrate(ctx: LeptonContext) -> None:
     """Create or upgrade the database schema to the latest version (safe to repeat)."""
-    before, after = database_call(ctx, migrations.upgrade, ctx.engine)
+    before, after = database_call(ctx, migrations.upgrade, ctx.engine, ctx.migration_team())
     if before == after:
         click.echo(f"{safe_url(ctx)}: already at revision {after}; nothing to do.")
     else:
@@ -143,8 +168,9 @@ def migrate(ctx: LeptonContext) -> None:
 @cli.command()
 @pass_lepton
 def stats(ctx: LeptonContext) -> None:
-    """Counts of what Lepton holds: knowledge, questions, ratings, surveys, training."""
-    engine = ctx.migrated_engine()
+    """Counts of what Lepton holds for the workspace: knowledge, questions, ratings, surveys,
+    training."""
+    sessions = ctx.home().sessions
     rows = [
         ("documents", models.Document),
         ("snippets", models.Snippet),
@@ -159,9 +185,10 @@ def stats(ctx: LeptonContext) -> None:
     ]
 
     def count_all() -> list[tuple[str, int]]:
-        with engine.connect() as conn:
+        with sessions() as session:
             return [
-                (label, conn.scalar(select(func.count()).select_from(m)) or 0) for label, m in rows
+                (label, session.scalar(select(func.count()).select_from(m)) or 0)
+                for label, m in rows
             ]
 
     for label, count in database_call(ctx, count_all):
@@ -226,12 +253,12 @@ def ingest(
         fail(f"no such file or folder: {', '.join(missing)}", EXIT_USAGE)
     if slack_channels:
         ctx.settings.require("ingest --slack-channel", "SLACK_BOT_TOKEN")
-    services = ctx.services()
+    services = ctx.home()
+    click.echo(f"Ingesting into workspace {services.team.team_id}.")
     loaded, prefixes = _load_sources(paths, workspace_url.rstrip("/"))
     if slack_channels:
-        client = web_client(ctx.settings)
         for channel in slack_channels:
-            loaded.extend(fetch_channel_documents(client, channel))
+            loaded.extend(fetch_channel_documents(services.sending_client, channel))
     summary = services.ingestor.ingest(
         loaded, prune_prefixes=prefixes if prune else (), progress=True
     )
@@ -253,7 +280,7 @@ def ingest(
 def reindex(ctx: LeptonContext) -> None:
     """Rebuild the search index from the embeddings stored in the database (no re-embedding,
     unless the configured model changed)."""
-    services = ctx.services()
+    services = ctx.home()
     knowledge = services.knowledge
     knowledge.rebuild()
     record_audit(
@@ -284,7 +311,7 @@ def find(ctx: LeptonContext, query: tuple[str, ...], limit: int, channels: tuple
     text = " ".join(query).strip()
     if not text:
         fail("the query is empty: try `lepton find tensorflow 2.0`", EXIT_USAGE)
-    services = ctx.services()
+    services = ctx.home()
     if len(services.knowledge.index) == 0:
         fail("the knowledge base is empty: run `lepton ingest examples/knowledge` first")
     ranking, _ = services.questions.ask(text, Asked(surface="cli"), frozenset(channels), limit)
@@ -390,10 +417,11 @@ def socket(ctx: LeptonContext, scheduler: bool) -> None:
 
 
 def _ready_services(ctx: LeptonContext, scheduler: bool) -> Services:
-    services = _survey_services(ctx)
-    if scheduler and ctx.settings.slack_bot_token:
+    services = _served(ctx)
+    settings = ctx.settings
+    if scheduler and (settings.slack_bot_token or settings.oauth_enabled):
         build_scheduler(services, blocking=False).start()
-    if len(services.knowledge.index) == 0:
+    if not settings.oauth_enabled and len(services.knowledge.index) == 0:
         click.echo(
             "lepton: the knowledge base is empty; answers will find nothing until you run "
             "`lepton ingest`",
@@ -407,12 +435,57 @@ def _ready_services(ctx: LeptonContext, scheduler: bool) -> Services:
 def worker(ctx: LeptonContext) -> None:
     """Run the scheduler: survey rounds, invitations, reminders and digests. Safe to run more
     than one; each message still goes out once."""
-    ctx.settings.require("worker", "SLACK_BOT_TOKEN")
-    services = _survey_services(ctx)
+    if not ctx.settings.oauth_enabled:
+        ctx.settings.require("worker", "SLACK_BOT_TOKEN")
+    services = _served(ctx)
     scheduler = build_scheduler(services, blocking=True)
     shut_down_on_stop_signals(scheduler)
     click.echo(f"lepton worker: running every {ctx.settings.lepton_tick_seconds}s; Ctrl-C stops")
     scheduler.start()
+
+
+@cli.group()
+def workspace() -> None:
+    """The Slack workspaces Lepton holds data for."""
+
+
+@workspace.command("list")
+@pass_lepton
+def workspace_list(ctx: LeptonContext) -> None:
+    """Every workspace with stored knowledge, and whether Lepton is installed there now."""
+    services = ctx.services()
+    active = services.installed_teams()
+    with services.all_sessions() as session:
+        counts = session.execute(
+            select(models.Document.team_id, func.count())
+            .group_by(models.Document.team_id)
+            .execution_options(**ALL_WORKSPACES)
+        ).all()
+    known = dict(counts) | {team: 0 for team in active if team not in dict(counts)}
+    for team in sorted(known):
+        state = "installed" if team in active else "not installed"
+        click.echo(f"{team}  {state}  {known[team]} documents")
+
+
+@workspace.command("delete")
+@click.argument("team_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_lepton
+def workspace_delete(ctx: LeptonContext, team_id: str, yes: bool) -> None:
+    """Delete everything Lepton holds for one workspace: knowledge, ratings, questions, surveys
+    and their answers, training, audit entries and its index files. Lepton must be uninstalled
+    from it first. The deletion itself is recorded in the audit log."""
+    services = ctx.services()
+    if team_id in services.installed_teams():
+        fail(f"Lepton is still installed in {team_id}: uninstall it there first", EXIT_USAGE)
+    if not yes and not click.confirm(f"Delete all of {team_id}'s data? This cannot be undone"):
+        fail("nothing deleted", EXIT_USAGE)
+    with services.all_sessions() as session, session.begin():
+        deleted = purge_workspace(session, team_id)
+    shutil.rmtree(ctx.settings.lepton_data_dir / WORKSPACES_DIR / team_id, ignore_errors=True)
+    gone = services.workspace(Workspace(team_id))
+    record_audit(gone.sessions, CLI_ACTOR, "workspace.delete", team_id, deleted)
+    click.echo(f"Deleted {sum(deleted.values())} rows of {team_id}.")
 
 
 @cli.group()
@@ -502,16 +575,22 @@ def training() -> None:
 
 @training.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--all-workspaces",
+    is_flag=True,
+    help="Into every installed workspace (else the one --workspace names).",
+)
 @pass_lepton
-def training_import(ctx: LeptonContext, path: Path) -> None:
+def training_import(ctx: LeptonContext, path: Path, all_workspaces: bool) -> None:
     """Load modules and learning paths from a YAML or CSV file (all rows or none)."""
-    services = ctx.services()
-    try:
-        report = import_catalog(services.sessions, path)
-    except CatalogError as exc:
-        fail(str(exc))
-    record_audit(services.sessions, CLI_ACTOR, "training.import", str(path))
-    click.echo(report.summary())
+    targets = ctx.services().active_workspaces() if all_workspaces else [ctx.home()]
+    for services in targets:
+        try:
+            report = import_catalog(services.sessions, path)
+        except CatalogError as exc:
+            fail(str(exc))
+        record_audit(services.sessions, CLI_ACTOR, "training.import", str(path))
+        click.echo(f"{services.team.team_id}: {report.summary()}")
 
 
 @training.command("assign")
@@ -519,7 +598,7 @@ def training_import(ctx: LeptonContext, path: Path) -> None:
 @pass_lepton
 def training_assign(ctx: LeptonContext, csv_file: Path) -> None:
     """Assign in bulk from a CSV of `user,module,due` (all rows or none)."""
-    services = ctx.services()
+    services = ctx.home()
     try:
         rows = parse_assignment_csv(csv_file.read_text(encoding="utf-8"))
         results = services.training.assign_many(rows, CLI_ACTOR, utcnow())
@@ -534,7 +613,7 @@ def training_assign(ctx: LeptonContext, csv_file: Path) -> None:
 @pass_lepton
 def training_list(ctx: LeptonContext) -> None:
     """The catalog, and completion per module."""
-    services = ctx.services()
+    services = ctx.home()
     report = services.training.completion_report(utcnow())
     counts = {m.key: m for m in report.modules}
     for module in services.training.modules():
@@ -553,7 +632,7 @@ def training_list(ctx: LeptonContext) -> None:
 @pass_lepton
 def training_digest(ctx: LeptonContext, chart: Path | None) -> None:
     """Print the completion digest managers get each week."""
-    services = ctx.services()
+    services = ctx.home()
     report = services.training.completion_report(utcnow())
     click.echo(
         f"{report.people} people, {report.assigned} assigned, {report.done} done, "
@@ -567,8 +646,21 @@ def training_digest(ctx: LeptonContext, chart: Path | None) -> None:
         click.echo(f"Chart written to {chart}")
 
 
-def _survey_services(ctx: LeptonContext) -> Services:
+def _served(ctx: LeptonContext) -> Services:
+    """The process's services, with every served workspace's survey file checked now."""
     services = ctx.services()
+    try:
+        for workspace in services.active_workspaces():
+            _ = workspace.surveys
+    except SurveyConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except WorkspaceUnknown as unknown:
+        fail(str(unknown), EXIT_USAGE)
+    return services
+
+
+def _survey_services(ctx: LeptonContext) -> WorkspaceServices:
+    services = ctx.home()
     try:
         _ = services.surveys
     except SurveyConfigError as exc:

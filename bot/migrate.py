@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, MetaData
 
 import models
 from bot.slack_tables import slack_metadata
+from models.workspace import LOCAL_TEAM
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 LIBRARY_OWNED_TABLES = frozenset({"apscheduler_jobs"})
@@ -46,10 +47,12 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str | None]:
-    """Upgrade to head; return (revision before, revision after)."""
+def upgrade(engine: Engine, team: str = LOCAL_TEAM) -> tuple[str | None, str | None]:
+    """Upgrade to head; return (revision before, revision after). Rows stored before Lepton
+    kept workspaces apart are given to `team`."""
     before = current_revision(engine)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
+    config.attributes["lepton_team"] = team
     with engine.connect() as conn, _foreign_keys_deferred(conn), conn.begin():
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

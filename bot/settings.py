@@ -10,18 +10,23 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+ADMIN_ENTRY = re.compile(r"^(?:[TE][A-Z0-9]{2,}:)?[UW][A-Z0-9]{2,}$")
 EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']+$")
 DEFAULT_UP_REACTIONS = frozenset(
     {"+1", "thumbsup", "white_check_mark", "heavy_check_mark", "heart", "tada", "raised_hands"}
 )
 DEFAULT_DOWN_REACTIONS = frozenset({"-1", "thumbsdown", "x"})
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+MAKE_TOKEN_KEY = (
+    'make one with: python -c "from cryptography.fernet import Fernet; '
+    'print(Fernet.generate_key().decode())"'
+)
 
 
 class SettingsError(Exception):
@@ -44,7 +49,13 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
+    lepton_token_key: SecretStr | None = Field(
+        default=None, description="Fernet keys encrypting OAuth tokens; the first encrypts"
+    )
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    lepton_workspace: str | None = Field(
+        default=None, description="team id the command line acts on when several are installed"
+    )
     slack_timeout_seconds: float = Field(
         default=15.0, gt=0, le=300, description="how long one Web API call may take"
     )
@@ -65,6 +76,7 @@ class Settings(BaseSettings):
         "slack_app_token",
         "slack_client_id",
         "slack_client_secret",
+        "lepton_token_key",
         mode="before",
     )
     @classmethod
@@ -85,6 +97,24 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
+    @field_validator("lepton_token_key")
+    @classmethod
+    def _token_keys_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+        if not keys:
+            raise ValueError(f"holds no key; {MAKE_TOKEN_KEY}")
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key)
+            except ValueError:
+                raise ValueError(
+                    f"key {position} of {len(keys)} is not a Fernet key (32 url-safe "
+                    f"base64-encoded bytes); {MAKE_TOKEN_KEY}"
+                ) from None
+        return SecretStr(",".join(keys))
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_shape(cls, value: str) -> str:
@@ -99,9 +129,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [part for part in re.split(r"[,\s]+", value) if part]
         ids = frozenset(str(v) for v in value or ())
-        bad = sorted(i for i in ids if not SLACK_USER_ID.match(i))
+        bad = sorted(i for i in ids if not ADMIN_ENTRY.match(i))
         if bad:
-            raise ValueError(f"{bad[0]!r} is not a Slack user ID (like U012AB3CD)")
+            raise ValueError(
+                f"{bad[0]!r} is neither a Slack user ID (like U012AB3CD) nor a workspace and "
+                "user ID (like T0123AB:U012AB3CD)"
+            )
         return ids
 
     @field_validator("lepton_training_digest_channels", mode="before")
@@ -149,11 +182,23 @@ class Settings(BaseSettings):
         if bool(self.slack_client_id) != bool(self.slack_client_secret):
             missing = "SLACK_CLIENT_SECRET" if self.slack_client_id else "SLACK_CLIENT_ID"
             raise ValueError(f"{missing}: is not set, and OAuth needs both client ID and secret")
+        if self.oauth_enabled and self.lepton_token_key is None:
+            raise ValueError(
+                "LEPTON_TOKEN_KEY: is not set, and OAuth needs it to encrypt each workspace's "
+                f"tokens in the database; {MAKE_TOKEN_KEY}"
+            )
         return self
 
     @property
     def oauth_enabled(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
+
+    def is_listed_admin(self, team_id: str, user_id: str) -> bool:
+        """`TEAM:USER` entries grant admin in that workspace; a bare user ID does only while
+        Lepton serves one workspace (with OAuth it would grant every workspace that user is in)."""
+        if f"{team_id}:{user_id}" in self.lepton_admins:
+            return True
+        return not self.oauth_enabled and user_id in self.lepton_admins
 
     def reaction_value(self, name: str) -> int | None:
         """+1, -1 or None for a reaction name; skin tones count as the base emoji."""

@@ -19,7 +19,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.services import Services
+from bot.services import ScheduledWork, Services
+from handlers.plumbing.once import forget_old_claims
 from models.base import utcnow
 
 TICK_JOB = "lepton-tick"
@@ -29,16 +30,27 @@ log = logging.getLogger(__name__)
 
 
 def tick(services: Services) -> None:
-    """One scheduled pass; a failure is logged and the next tick tries again. Passes never
-    overlap: the job runs with `max_instances=1`."""
-    work = services.scheduled_work(utcnow())
+    """One scheduled pass over every installed workspace, each with its own token; one
+    workspace's failure is logged and leaves the others' work done. Passes never overlap: the
+    job runs with `max_instances=1`."""
+    for workspace in services.active_workspaces():
+        try:
+            work = workspace.scheduled_work(utcnow())
+        except Exception:
+            log.exception("scheduled work for workspace %s failed", workspace.team.team_id)
+            continue
+        _log_work(workspace.team.team_id, work)
+
+
+def _log_work(team: str, work: ScheduledWork) -> None:
     report, training = work.surveys, work.training
     nudges = training.nudges.sent if training else 0
     sent = report.invitations.sent + report.reminders.sent + report.digests.sent + nudges
     if report.opened or report.closed or sent:
         log.info(
-            "tick: opened %d, closed %d rounds; sent %d invitations, %d reminders, "
+            "tick in %s: opened %d, closed %d rounds; sent %d invitations, %d reminders, "
             "%d survey digest parts, %d nudges",
+            team,
             len(report.opened),
             len(report.closed),
             report.invitations.sent,
@@ -49,7 +61,7 @@ def tick(services: Services) -> None:
 
 
 def housekeeping(services: Services) -> None:
-    services.once.forget_old()
+    forget_old_claims(services.all_sessions)
 
 
 def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:

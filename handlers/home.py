@@ -13,7 +13,7 @@ GREETING = "Ask me anything with `/lepton find <question>`, mention me in a chan
 
 def publish_home(services: Services, client: WebClient, user_id: str, team_id: str | None) -> None:
     viewer = Viewer(user_id, team_id, client)
-    parts = [block for part in services.home_sections.values() for block in part(viewer)]
+    parts = [block for part in services.home_sections.values() for block in part(services, viewer)]
     client.views_publish(user_id=user_id, view=home_view(parts))
 
 

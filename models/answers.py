@@ -16,9 +16,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped, utcnow
+from models.workspace import WorkspaceOwned
 
 
-class KnowledgeGap(Base):
+class KnowledgeGap(WorkspaceOwned, Base):
     """A group of similar questions that had no good answer, for admins to fill."""
 
     __tablename__ = "knowledge_gaps"
@@ -32,14 +33,13 @@ class KnowledgeGap(Base):
     resolved_at: Mapped[datetime | None]
 
 
-class QueryLog(Base):
+class QueryLog(WorkspaceOwned, Base):
     """One question asked on any surface; `user_id` is cleared by forget-me."""
 
     __tablename__ = "query_log"
     __table_args__ = (Index("ix_query_log_user_created", "user_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[str | None] = mapped_column(String(32))
     user_id: Mapped[str | None] = mapped_column(String(32))
     channel_id: Mapped[str | None] = mapped_column(String(32))
     surface: Mapped[str] = mapped_column(String(32))
@@ -51,7 +51,7 @@ class QueryLog(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class Answer(Base):
+class Answer(WorkspaceOwned, Base):
     """A Lepton message in Slack; reactions on (channel, ts) map back to what it showed."""
 
     __tablename__ = "answers"
@@ -59,7 +59,6 @@ class Answer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     query_id: Mapped[int | None] = mapped_column(ForeignKey("query_log.id", ondelete="SET NULL"))
-    team_id: Mapped[str | None] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
     message_ts: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
@@ -67,7 +66,7 @@ class Answer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AnswerSnippet(Base):
+class AnswerSnippet(WorkspaceOwned, Base):
     __tablename__ = "answer_snippets"
 
     answer_id: Mapped[int] = mapped_column(
@@ -80,7 +79,7 @@ class AnswerSnippet(Base):
     score: Mapped[float]
 
 
-class Rating(Timestamped, Base):
+class Rating(WorkspaceOwned, Timestamped, Base):
     """A person's current +1/-1 on a snippet: latest wins, deleting the row removes it."""
 
     __tablename__ = "ratings"

@@ -9,9 +9,10 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
+from models.workspace import WorkspaceOwned
 
 
-class AuditLog(Base):
+class AuditLog(WorkspaceOwned, Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)

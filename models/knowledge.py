@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, utcnow
+from models.workspace import WorkspaceOwned
 
 PUBLIC = "public"
 CHANNEL = "channel"
 
 
-class Document(Timestamped, Base):
+class Document(WorkspaceOwned, Timestamped, Base):
     """One source item (a file, an FAQ pair, a Slack thread, a saved message)."""
 
     __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("team_id", "source"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_type: Mapped[str] = mapped_column(String(32))
-    source: Mapped[str] = mapped_column(String(1024), unique=True)
+    source: Mapped[str] = mapped_column(String(1024))
     title: Mapped[str] = mapped_column(String(512))
     url: Mapped[str | None] = mapped_column(String(2048))
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -47,7 +49,7 @@ class Document(Timestamped, Base):
     )
 
 
-class Snippet(Timestamped, Base):
+class Snippet(WorkspaceOwned, Timestamped, Base):
     """A searchable chunk with the metadata results show and filters use."""
 
     __tablename__ = "snippets"
@@ -76,7 +78,7 @@ class Snippet(Timestamped, Base):
     )
 
 
-class SnippetEmbedding(Base):
+class SnippetEmbedding(WorkspaceOwned, Base):
     """The normalised float32 vector of a snippet, kept so reindexing never re-embeds."""
 
     __tablename__ = "snippet_embeddings"
@@ -92,12 +94,13 @@ class SnippetEmbedding(Base):
     snippet: Mapped[Snippet] = relationship(back_populates="embedding")
 
 
-class IndexState(Base):
-    """One row: bumped on every change to snippets, so stale index copies can be detected."""
+class IndexState(WorkspaceOwned, Base):
+    """One row per workspace: bumped on every change to its snippets, so stale copies of that
+    workspace's index can be detected."""
 
     __tablename__ = "index_state"
 
-    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(default=0)
     model: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,20 +13,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped, utcnow
 from models.sending import SendState
+from models.workspace import WorkspaceOwned
 
 
-class Survey(Timestamped, Base):
+class Survey(WorkspaceOwned, Timestamped, Base):
     __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("team_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(255))
     definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
     anonymity_threshold: Mapped[int] = mapped_column(default=5)
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class SurveyRound(Base):
+class SurveyRound(WorkspaceOwned, Base):
     """One run of a survey. A scheduled round is unique per survey and date, so two workers
     reaching the same date open it once; `planned_at` is set once its audience is known."""
 
@@ -47,7 +49,7 @@ class SurveyRound(Base):
     closed_at: Mapped[datetime | None]
 
 
-class SurveyDelivery(SendState, Base):
+class SurveyDelivery(WorkspaceOwned, SendState, Base):
     """Who was asked, and whether they answered; exactly one per person per round."""
 
     __tablename__ = "survey_deliveries"
@@ -61,7 +63,7 @@ class SurveyDelivery(SendState, Base):
     responded: Mapped[bool] = mapped_column(default=False)
 
 
-class SurveyReminder(SendState, Base):
+class SurveyReminder(WorkspaceOwned, SendState, Base):
     """The one reminder a non-responder may get in a round."""
 
     __tablename__ = "survey_reminders"
@@ -72,7 +74,7 @@ class SurveyReminder(SendState, Base):
     user_id: Mapped[str] = mapped_column(String(32))
 
 
-class SurveyDigestPost(SendState, Base):
+class SurveyDigestPost(WorkspaceOwned, SendState, Base):
     """A closed round's digest (`part` "summary") and trend chart ("chart") in one channel."""
 
     __tablename__ = "survey_digest_posts"
@@ -84,7 +86,7 @@ class SurveyDigestPost(SendState, Base):
     part: Mapped[str] = mapped_column(String(16))
 
 
-class SurveyResponse(Base):
+class SurveyResponse(WorkspaceOwned, Base):
     """Anonymous answers. `respondent_key` is a hash of a random token that exists only in the
     person's DM buttons, so the database alone cannot link it to anyone; it is wiped when the
     round closes, and the rows are rewritten in random order then."""
@@ -99,8 +101,9 @@ class SurveyResponse(Base):
     comment: Mapped[str | None] = mapped_column(Text)
 
 
-class SurveyOptOut(Base):
+class SurveyOptOut(WorkspaceOwned, Base):
     __tablename__ = "survey_opt_outs"
 
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped
 from models.sending import SendState
+from models.workspace import WorkspaceOwned
 
 module_prerequisites = Table(
     "training_module_prerequisites",
@@ -20,11 +21,12 @@ module_prerequisites = Table(
 )
 
 
-class TrainingModule(Timestamped, Base):
+class TrainingModule(WorkspaceOwned, Timestamped, Base):
     __tablename__ = "training_modules"
+    __table_args__ = (UniqueConstraint("team_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(255))
     url: Mapped[str | None] = mapped_column(String(2048))
     description: Mapped[str | None] = mapped_column(Text)
@@ -40,7 +42,7 @@ class TrainingModule(Timestamped, Base):
     )
 
 
-class Assignment(Timestamped, Base):
+class Assignment(WorkspaceOwned, Timestamped, Base):
     __tablename__ = "training_assignments"
     __table_args__ = (UniqueConstraint("user_id", "module_id"),)
 
@@ -54,12 +56,12 @@ class Assignment(Timestamped, Base):
     snoozed_until: Mapped[datetime | None]
 
 
-class Nudge(SendState, Base):
+class Nudge(WorkspaceOwned, SendState, Base):
     """One reminder DM about someone's training; at most one per person per local day,
     enforced by the constraint, which is also what makes a nudge slot exactly-once."""
 
     __tablename__ = "training_nudges"
-    __table_args__ = (UniqueConstraint("user_id", "local_day"),)
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "local_day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32))
@@ -70,23 +72,24 @@ class Nudge(SendState, Base):
     kind: Mapped[str] = mapped_column(String(16), default="due")
 
 
-class LearningPath(Timestamped, Base):
+class LearningPath(WorkspaceOwned, Timestamped, Base):
     """An ordered set of modules assigned together; order respects prerequisites."""
 
     __tablename__ = "training_paths"
+    __table_args__ = (UniqueConstraint("team_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     module_keys: Mapped[list[str]] = mapped_column(default=list)
 
 
-class TrainingDigestPost(SendState, Base):
+class TrainingDigestPost(WorkspaceOwned, SendState, Base):
     """The weekly completion digest (`part` "summary" or "chart") for one channel and week."""
 
     __tablename__ = "training_digest_posts"
-    __table_args__ = (UniqueConstraint("week", "channel", "part"),)
+    __table_args__ = (UniqueConstraint("team_id", "week", "channel", "part"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     week: Mapped[str] = mapped_column(String(10))

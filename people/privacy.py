@@ -177,7 +177,10 @@ def forget_user(sessions: sessionmaker[Session], user_id: str) -> ForgetSummary:
         )
         deliveries = _forget_deliveries(session, user_id)
         log_entries = _forget_logs(session, user_id)
-        opted_out = session.get(SurveyOptOut, user_id) is not None
+        opted_out = (
+            session.scalar(select(SurveyOptOut.user_id).where(SurveyOptOut.user_id == user_id))
+            is not None
+        )
     return ForgetSummary(
         ratings=ratings,
         searches=searches,

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
 from bot.simulated_slack.server import LocalSlack, Reply
+from models import make_session_factory
+from models.workspace import LOCAL_TEAM, Workspace, workspace_sessions
 
 LEPTON = Path(sys.executable).parent / "lepton"
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,3 +132,8 @@ def kill_after_posts(slack: LocalSlack, posts: int, victim: list[subprocess.Pope
         return answer
 
     slack.on("chat.postMessage", post_then_kill)
+
+
+def local_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions of the workspace a Lepton without Slack credentials serves."""
+    return workspace_sessions(make_session_factory(engine), Workspace(LOCAL_TEAM))

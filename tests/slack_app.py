@@ -26,9 +26,12 @@ from bot.simulated_slack.server import LocalSlack
 from bot.simulated_slack.workspace import Workspace
 from indexer.embedding import Embedder
 from indexer.ingest.loaders.files import load_tree
+from models.workspace import Workspace as WorkspaceKey
 from tests.helpers import KNOWLEDGE
 
 SECRET = "e1c5a0b1c2d3e4f5a6b7c8d9e0f1a2b3"
+TOKEN_KEY = "S2V5IGZvciBMZXB0b24ncyB0ZXN0IGluc3RhbGxzIS4="
+"""Encrypts OAuth installation tokens (LEPTON_TOKEN_KEY) of every app started with OAuth."""
 TEAM = "T0LEPTON"
 ADMIN = "UADMIN01"
 EXAMPLES = KNOWLEDGE
@@ -162,13 +165,15 @@ def running_app(
         settings.setdefault(
             "slack_bot_token", None if settings.get("slack_client_id") else "xoxb-test-token"
         )
+        if settings.get("slack_client_id"):
+            settings.setdefault("lepton_token_key", TOKEN_KEY)
+        settings.setdefault("lepton_admins", ADMIN)
         config = load_settings(
             None,
             database_url=engine.url.render_as_string(hide_password=False),
             lepton_data_dir=data_dir,
             slack_signing_secret=SECRET,
             slack_api_url=slack.base_url,
-            lepton_admins=ADMIN,
             **settings,
         )
         services = Services(config, engine)
@@ -178,7 +183,7 @@ def running_app(
             target = corpus / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(EXAMPLES / name, target)
-        services.ingestor.ingest(load_tree(corpus))
+        services.workspace(WorkspaceKey(TEAM)).ingestor.ingest(load_tree(corpus))
         server = http_server(services, "127.0.0.1", 0)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -27,7 +27,8 @@ from indexer.insights.recommendations import (
 from indexer.learning.feedback import Feedback
 from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import Ranker
-from models import Document, QueryLog, Snippet, make_session_factory
+from models import Document, QueryLog, Snippet
+from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
 
@@ -164,7 +165,7 @@ class Stack:
 @pytest.fixture
 def stack(engine: Engine, embedder: Embedder, tmp_path: Path) -> Iterator[Stack]:
     migrations.upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = local_sessions(engine)
     knowledge = KnowledgeIndex(sessions, tmp_path / "index", embedder)
     Ingestor(knowledge).ingest(LoadResult(documents=list(DOCUMENTS)))
     with sessions() as session:

@@ -21,7 +21,8 @@ from indexer.search import vectors as vector_index
 from indexer.search.index_store import KnowledgeIndex, index_state
 from indexer.search.ranker import RankedSnippet, Ranker
 from indexer.search.vectors import VectorIndex
-from models import Document, Rating, Snippet, SnippetEmbedding, make_session_factory
+from models import Document, Rating, Snippet, SnippetEmbedding
+from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
 
@@ -74,7 +75,7 @@ Who approves expenses?,Your manager approves expenses in the expenses tool.
 @pytest.fixture
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     migrations.upgrade(engine)
-    yield make_session_factory(engine)
+    yield local_sessions(engine)
 
 
 @pytest.fixture

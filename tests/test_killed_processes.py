@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import sessionmaker
 
 from bot import migrate
-from bot.services import Services
+from bot.services import INDEX_DIR, WORKSPACES_DIR, Services
 from bot.settings import load_settings
 from bot.simulated_slack.server import LocalSlack, Workspace
 from indexer.embedding import Embedder
 from indexer.search.index_store import KnowledgeIndex
 from models import Document, Nudge
+from models.workspace import LOCAL_TEAM
 from people.training.catalog import import_catalog
-from tests.helpers import LEPTON, kill_after_posts, lepton_env, run_lepton
+from tests.helpers import LEPTON, kill_after_posts, lepton_env, local_sessions, run_lepton
 from tests.slack_app import wait_for
 from tests.test_ingest import assert_index_agrees
 
@@ -42,7 +42,7 @@ def test_an_ingest_killed_midway_leaves_whole_documents_and_the_next_finishes(
         (notes / f"note-{n:02}.md").write_text(f"# Note {n}\n\n{body}\n", encoding="utf-8")
     env = {"DATABASE_URL": db_url, "LEPTON_DATA_DIR": str(tmp_path / "data")}
     assert run_lepton("migrate", env=env, cwd=tmp_path).returncode == 0
-    sessions = sessionmaker(engine, expire_on_commit=False)
+    sessions = local_sessions(engine)
 
     def documents() -> int:
         with sessions() as session:
@@ -68,14 +68,18 @@ def test_an_ingest_killed_midway_leaves_whole_documents_and_the_next_finishes(
         for document in session.scalars(select(Document)):
             words = sum(len(s.text.split()) for s in document.snippets)
             assert words >= WORDS, f"{document.title} was half written"
-    restarted = KnowledgeIndex(sessions, tmp_path / "data" / "index", embedder)
+    restarted = KnowledgeIndex(
+        sessions, tmp_path / "data" / WORKSPACES_DIR / LOCAL_TEAM / INDEX_DIR, embedder
+    )
     restarted.open()
     assert_index_agrees(sessions, restarted)
 
     again = run_lepton("ingest", str(notes), env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert f"documents: {NOTES - written} added, 0 updated" in again.stdout
-    finished = KnowledgeIndex(sessions, tmp_path / "data" / "index", embedder)
+    finished = KnowledgeIndex(
+        sessions, tmp_path / "data" / WORKSPACES_DIR / LOCAL_TEAM / INDEX_DIR, embedder
+    )
     finished.open()
     assert_index_agrees(sessions, finished)
     found = run_lepton("find", "topic7word3", env=env, cwd=tmp_path)

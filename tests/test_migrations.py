@@ -9,10 +9,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from bot import migrate as migrations
 from bot.migrate import include_name, target_metadata
-from models import SurveyDelivery, SurveyRound, make_session_factory
+from models import SurveyDelivery, SurveyRound
+from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
 
@@ -92,7 +94,7 @@ def test_survey_rows_written_before_0003_keep_their_state(engine: Engine) -> Non
             )
         )
     migrations.upgrade(engine)
-    with make_session_factory(engine)() as session:
+    with local_sessions(engine)() as session:
         delivery = session.scalars(select(SurveyDelivery)).one()
         send_on = session.scalars(select(SurveyRound.send_on)).one()
     assert delivery.channel_id == "D1"
@@ -111,3 +113,56 @@ def test_the_old_shared_scheduler_job_table_is_dropped(engine: Engine) -> None:
         conn.execute(text("CREATE TABLE apscheduler_jobs (id VARCHAR(191) PRIMARY KEY)"))
     migrations.upgrade(engine)
     assert "apscheduler_jobs" not in inspect(engine).get_table_names()
+
+
+def test_rows_stored_before_workspaces_belong_to_the_team_migrate_is_given(engine: Engine) -> None:
+    """Upgrading a single-workspace database: every row becomes that workspace's, its index
+    version carries over, and another workspace may then store the same source or key."""
+    config = migrations.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO documents (id, source_type, source, title, content_hash, visibility,"
+                " tags, created_at, updated_at) VALUES (1, 'file', 'ops/vpn.md', 'VPN', 'h',"
+                " 'public', '[]', :t, :t)"
+            ),
+            {"t": OPENED},
+        )
+        conn.execute(
+            text("INSERT INTO index_state (id, version, model, updated_at) VALUES (1, 7, 'm', :t)"),
+            {"t": OPENED},
+        )
+        conn.execute(
+            text("INSERT INTO survey_opt_outs (user_id, created_at) VALUES ('U1', :t)"),
+            {"t": OPENED},
+        )
+    migrations.upgrade(engine, "T0ACME")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT team_id FROM documents")).scalars().all() == ["T0ACME"]
+        assert conn.execute(text("SELECT team_id, version FROM index_state")).all() == [
+            ("T0ACME", 7)
+        ]
+        assert conn.execute(text("SELECT team_id FROM survey_opt_outs")).scalars().all() == [
+            "T0ACME"
+        ]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO documents (id, source_type, source, title, content_hash, visibility,"
+                " tags, created_at, updated_at, team_id) VALUES (2, 'file', 'ops/vpn.md', 'VPN',"
+                " 'h', 'public', '[]', :t, :t, 'T0OTHER')"
+            ),
+            {"t": OPENED},
+        )
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO documents (id, source_type, source, title, content_hash, visibility,"
+                " tags, created_at, updated_at, team_id) VALUES (3, 'file', 'ops/vpn.md', 'VPN',"
+                " 'h', 'public', '[]', :t, :t, 'T0ACME')"
+            ),
+            {"t": OPENED},
+        )

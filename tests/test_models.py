@@ -23,8 +23,8 @@ from models import (
     SurveyDelivery,
     SurveyRound,
     TrainingModule,
-    make_session_factory,
 )
+from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.both_backends
 @pytest.fixture
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     migrations.upgrade(engine)
-    yield make_session_factory(engine)
+    yield local_sessions(engine)
 
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -39,10 +39,10 @@ from models import (
     SurveyResponse,
     SurveyRound,
     TrainingModule,
-    make_session_factory,
 )
 from people import privacy
 from people.privacy import forget_user, personal_data_counts
+from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
 
@@ -130,7 +130,7 @@ class World:
 def world(engine: Engine, embedder: Embedder, tmp_path: Path) -> Iterator[World]:
     """Both people have used every feature; GONE also opted out of surveys."""
     migrations.upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = local_sessions(engine)
     knowledge = KnowledgeIndex(sessions, tmp_path / "index", embedder)
     Ingestor(knowledge).ingest(LoadResult(documents=[saved_message_document(m) for m in MESSAGES]))
     feedback = Feedback(sessions)

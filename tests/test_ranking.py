@@ -19,7 +19,8 @@ from indexer.learning.feedback import Feedback
 from indexer.search.hybrid import BlendWeights, relevance_gate
 from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import Ranker
-from models import KnowledgeGap, QueryLog, Rating, Snippet, create_db_engine, make_session_factory
+from models import KnowledgeGap, QueryLog, Rating, Snippet, create_db_engine
+from tests.helpers import local_sessions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "knowledge"
 SECRET = """---
@@ -41,7 +42,7 @@ def stack(
     root = tmp_path_factory.mktemp("ranking")
     engine = create_db_engine(f"sqlite:///{root / 'lepton.db'}")
     migrations.upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = local_sessions(engine)
     knowledge = KnowledgeIndex(sessions, root / "index", embedder)
     extra = root / "extra"
     extra.mkdir()

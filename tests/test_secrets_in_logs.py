@@ -23,7 +23,7 @@ from bot.app import INSTALL_PATH, REDIRECT_PATH, bot_scopes
 from bot.simulated_slack.payloads import Actor, SlackRequest, command, event
 from bot.simulated_slack.server import LocalSlack, Reply, Workspace
 from tests.helpers import Server, free_port, run_lepton
-from tests.slack_app import EXAMPLES, SECRET, TEAM, wait_for
+from tests.slack_app import EXAMPLES, SECRET, TEAM, TOKEN_KEY, wait_for
 from tests.test_serve_process import base_env
 
 CLIENT_ID = "1111111111.2222222222"
@@ -111,6 +111,8 @@ def lepton(tmp_path: Path) -> Iterator[Lepton]:
             "SLACK_APP_TOKEN": APP_TOKEN,
             "SLACK_API_URL": local.base_url,
             "LOG_LEVEL": "DEBUG",
+            "LEPTON_TOKEN_KEY": TOKEN_KEY,
+            "LEPTON_WORKSPACE": TEAM,
         }
         docs = tmp_path / "docs"
         docs.mkdir()

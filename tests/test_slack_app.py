@@ -542,7 +542,7 @@ def test_forget_me_confirms_then_deletes(app: RunningApp) -> None:
 
 def saved_fit_strings(app: RunningApp) -> set[str]:
     """Every string in the collaborative-filtering fit saved beside the index."""
-    path = app.services.settings.lepton_data_dir / FEEDBACK_FILE
+    path = app.services.home.data_dir / FEEDBACK_FILE
     with np.load(path, allow_pickle=False) as saved:
         return {str(v) for k in saved.files if saved[k].dtype.kind == "U" for v in saved[k].ravel()}
 

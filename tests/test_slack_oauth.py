@@ -1,68 +1,48 @@
 """Multi-workspace install over real HTTP: the install page, Slack's redirect back with a code,
 the installation stored in slack_sdk's tables, and commands answered with that workspace's token.
 
-The browser is played by hand: it follows the install link (we read it from the page), Slack
-sends it back to /slack/oauth_redirect with `code` and `state`, and it returns the state cookie
-the install page set, as a browser would.
+The browser and Slack's side of the flow are in `tests/oauth_flow.py`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from bot.app import INSTALL_PATH, REDIRECT_PATH, bot_scopes
+from bot.app import bot_scopes
 from bot.simulated_slack.payloads import Actor, command
 from bot.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE, slack_metadata
 from models import create_db_engine
 from tests.conftest import fresh_database
-from tests.slack_app import TEAM, Response, RunningApp, running_app, settle, wait_for
+from tests.oauth_flow import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    COOKIE,
+    INSTALLER,
+    TOKEN,
+    Slack,
+    header,
+    install,
+    oauth_app,
+    open_install_page,
+    redirect,
+)
+from tests.slack_app import (
+    TEAM,
+    TOKEN_KEY,
+    Response,
+    RunningApp,
+    settle,
+    wait_for,
+)
 
-CLIENT_ID = "1111111111.2222222222"
-CLIENT_SECRET = "c0ffee0ddba11c0ffee0ddba11c0ffee"
-COOKIE = "slack-app-oauth-state"
-TOKEN = "xoxb-1111-2222-installedacmetoken"
-INSTALLER = "UALICE01"
 ALICE = Actor(TEAM, INSTALLER, "alice", "CGENERAL")
 TABLES = slack_metadata().tables
-
-
-@dataclass
-class Slack:
-    """Slack's side of OAuth: each code it hands out is exchanged once for an installation."""
-
-    app: RunningApp
-    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def exchange(self, params: dict[str, Any]) -> dict[str, Any]:
-        grant = self.codes.pop(str(params.get("code")), None)
-        return grant or {"ok": False, "error": "invalid_code"}
-
-    def authorize(self, team_id: str = TEAM, team_name: str = "Acme", token: str = TOKEN) -> str:
-        """The person clicks Allow: Slack mints a code for an oauth.v2.access answer."""
-        code = f"{len(self.codes) + 1}.{team_id}.code"
-        self.codes[code] = {
-            "ok": True,
-            "app_id": "ALEPTON",
-            "authed_user": {"id": INSTALLER},
-            "scope": ",".join(bot_scopes()),
-            "token_type": "bot",
-            "access_token": token,
-            "bot_user_id": "ULEPTONBOT",
-            "team": {"id": team_id, "name": team_name},
-            "enterprise": None,
-            "is_enterprise_install": False,
-        }
-        return code
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -72,53 +52,10 @@ def slack(
     with fresh_database(request.param, request, tmp_path_factory) as url:
         engine = create_db_engine(url)
         try:
-            with running_app(
-                engine,
-                tmp_path_factory.mktemp("oauth"),
-                embedder,
-                slack_client_id=CLIENT_ID,
-                slack_client_secret=CLIENT_SECRET,
-            ) as running:
-                running.workspace.add_user(INSTALLER, "alice")
-                running.workspace.add_channel("CGENERAL", "general", members=[INSTALLER])
-                oauth = Slack(running)
-                running.slack.on("oauth.v2.access", oauth.exchange)
+            with oauth_app(engine, tmp_path_factory.mktemp("oauth"), embedder) as oauth:
                 yield oauth
         finally:
             engine.dispose()
-
-
-def header(response: Response, name: str) -> str:
-    return next((v for k, v in response.headers.items() if k.lower() == name.lower()), "")
-
-
-@dataclass(frozen=True)
-class InstallPage:
-    response: Response
-    authorize_url: str
-    query: dict[str, list[str]]
-    cookie: str  # what the browser sends back: `slack-app-oauth-state=<state>`
-
-    @property
-    def state(self) -> str:
-        return self.query["state"][0]
-
-
-def open_install_page(app: RunningApp) -> InstallPage:
-    page = app.get(INSTALL_PATH)
-    assert page.status == 200, page.body
-    links = re.findall(r'<a href="([^"]+)"', page.body)
-    assert len(links) == 1, page.body
-    url = html.unescape(links[0])
-    jar = SimpleCookie(header(page, "Set-Cookie"))
-    assert COOKIE in jar, header(page, "Set-Cookie")
-    return InstallPage(page, url, parse_qs(urlsplit(url).query), f"{COOKIE}={jar[COOKIE].value}")
-
-
-def redirect(app: RunningApp, cookie: str | None = None, **query: str) -> Response:
-    """Slack sends the browser back to our redirect URL."""
-    headers = {"Cookie": cookie} if cookie is not None else {}
-    return app.get(f"{REDIRECT_PATH}?{urlencode(query)}", headers)
 
 
 def stored(app: RunningApp) -> dict[str, int]:
@@ -134,12 +71,6 @@ def installation_rows(app: RunningApp, team_id: str) -> list[dict[str, Any]]:
     with app.services.engine.connect() as conn:
         rows = conn.execute(select(table).where(table.c.team_id == team_id))
         return [dict(row._mapping) for row in rows]
-
-
-def install(slack: Slack, team_id: str = TEAM, token: str = TOKEN) -> Response:
-    page = open_install_page(slack.app)
-    code = slack.authorize(team_id=team_id, token=token)
-    return redirect(slack.app, page.cookie, code=code, state=page.state)
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +126,7 @@ def test_redirect_with_state_and_code_exchanges_the_code_and_stores_the_installa
     assert latest["client_id"] == CLIENT_ID
     assert latest["app_id"] == "ALEPTON"
     assert latest["team_name"] == "Acme"
-    assert latest["bot_token"] == token
+    assert Fernet(TOKEN_KEY).decrypt(latest["bot_token"].encode()).decode() == token, "encrypted"
     assert latest["bot_user_id"] == "ULEPTONBOT"
     assert latest["bot_id"] == "BLEPTON"
     assert latest["bot_scopes"].split(",") == bot_scopes()

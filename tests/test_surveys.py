@@ -475,7 +475,16 @@ def test_responses_cannot_be_ordered_or_keyed_back_to_people_after_closing(world
     dump = json.dumps(rows, default=str)
     assert not any(user in dump for user in PEOPLE)
     assert all(r["respondent_key"] is None for r in rows)
-    assert set(rows[0]) == {"id", "round_id", "respondent_key", "segment", "answers", "comment"}
+    assert set(rows[0]) == {
+        "id",
+        "round_id",
+        "team_id",
+        "enterprise_id",
+        "respondent_key",
+        "segment",
+        "answers",
+        "comment",
+    }
 
 
 def test_a_worker_process_killed_mid_round_and_restarted_asks_everyone_once(

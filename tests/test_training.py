@@ -18,9 +18,10 @@ from indexer.ingest.pipeline import Ingestor
 from indexer.learning.feedback import Feedback
 from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import Ranker
-from models import Assignment, Document, LearningPath, Snippet, TrainingModule, make_session_factory
+from models import Assignment, Document, LearningPath, Snippet, TrainingModule
 from people.training.assignments import Training, TrainingError, parse_assignment_csv
 from people.training.catalog import CatalogError, ImportReport, import_catalog, related_snippets
+from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
 
@@ -32,7 +33,7 @@ ALICE, BOB, CARA, ADMIN = "UALICE", "UBOB", "UCARA", "UADMIN"
 @pytest.fixture
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     migrations.upgrade(engine)
-    yield make_session_factory(engine)
+    yield local_sessions(engine)
 
 
 @pytest.fixture

@@ -20,13 +20,13 @@ from models import (
     Rating,
     Snippet,
     TrainingModule,
-    make_session_factory,
 )
 from people.training.recommendations import (
     REASON_POPULAR,
     ModuleSuggestion,
     recommend_modules,
 )
+from tests.helpers import local_sessions
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 K101 = "Kubernetes 101"
@@ -127,7 +127,7 @@ class World:
 @pytest.fixture
 def world(engine: Engine, embedder: Embedder) -> Iterator[World]:
     migrations.upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = local_sessions(engine)
     with sessions() as session, session.begin():
         modules = {
             key: TrainingModule(
@@ -273,5 +273,5 @@ def test_limit_is_respected(world: World) -> None:
 
 def test_no_modules_no_suggestions(engine: Engine, embedder: Embedder) -> None:
     migrations.upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = local_sessions(engine)
     assert recommend_modules(sessions, embedder, SEARCHER, NOW) == []

@@ -276,7 +276,10 @@ def test_assigning_a_channel_lepton_cannot_see_says_so(app: RunningApp) -> None:
     for target in ("#secret", "<#CSECRET1|secret>", "<#CNOSUCH1>"):
         told = run_command(app, ADMIN, f"train assign {target} kubernetes-101")
         shown = target.replace("<", "&lt;").replace(">", "&gt;")
-        assert f"I could not find `{shown}`; mention a person or a channel." in told
+        assert (
+            f"I could not find `{shown}` in this workspace; mention a person or a channel of it."
+            in told
+        )
     settle(app, quiet=0.3)
     assert assignments(app, BOB) == {}
     assert audit_rows(app) == []

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
 from indexer.insights.usage import DayUsage, open_gaps, usage_report
-from models import Document, KnowledgeGap, QueryLog, Rating, Snippet, make_session_factory
+from models import Document, KnowledgeGap, QueryLog, Rating, Snippet
+from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
 
@@ -21,7 +22,7 @@ NOW = datetime(2024, 5, 20, 15, 30, tzinfo=UTC)
 @pytest.fixture
 def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
     migrations.upgrade(engine)
-    yield make_session_factory(engine)
+    yield local_sessions(engine)
 
 
 def _asked(

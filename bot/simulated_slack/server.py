@@ -125,6 +125,8 @@ class LocalSlack:
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
+        self._by_token: dict[str, dict[str, Handler]] = {}
+        self._response_tokens: dict[str, str] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _request_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -158,13 +160,23 @@ class LocalSlack:
         """Params of each call to one method (token excluded; it is in the headers)."""
         return [call.params for call in self.calls if call.method == method]
 
-    def on(self, method: str, handler: Handler | dict[str, Any] | Reply) -> None:
-        """Answer `method` with handler(params), or always with the given body or Reply."""
+    def on(
+        self, method: str, handler: Handler | dict[str, Any] | Reply, *, token: str | None = None
+    ) -> None:
+        """Answer `method` with handler(params), or always with the given body or Reply; with
+        `token`, only calls made with that bot token (one of several workspaces)."""
+        answer = handler if callable(handler) else (lambda _params: handler)
         with self._lock:
-            if callable(handler):
-                self._handlers[method] = handler
+            if token is None:
+                self._handlers[method] = answer
             else:
-                self._handlers[method] = lambda _params: handler
+                self._by_token.setdefault(token, {})[method] = answer
+
+    def route_responses(self, prefix: str, token: str) -> None:
+        """response_url keys starting `prefix-` belong to the workspace of `token` (a
+        response_url carries no token of its own)."""
+        with self._lock:
+            self._response_tokens[prefix] = token
 
     def handler(self, method: str) -> Handler | None:
         """What answers `method` now, so a test can wrap it (say, fail after it ran)."""
@@ -222,7 +234,12 @@ class LocalSlack:
     def _answer(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> Reply:
         with self._lock:
             self._calls.append(Call(method, params, headers))
-            handler = self._handlers.get(method)
+            token = bearer_token(headers)
+            if token is None and method == RESPONSE_URL:
+                prefix = str(params.get("_key", "")).partition("-")[0]
+                token = self._response_tokens.get(prefix)
+            tenant = self._by_token.get(token or "", {})
+            handler = tenant.get(method) or self._handlers.get(method)
         if handler is None:
             return Reply()
         try:
@@ -263,6 +280,12 @@ class LocalSlack:
             if upload is not None:
                 self._uploads[file_id] = replace(upload, data=data)
             return upload is not None
+
+
+def bearer_token(headers: dict[str, str]) -> str | None:
+    """The token a Web API call was made with (slack_sdk sends it as a Bearer header)."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    return value.removeprefix("Bearer ") or None
 
 
 def _multipart_file(content_type: str, body: bytes) -> bytes:

@@ -95,7 +95,11 @@ class Workspace(WorkspaceReads):
         *,
         bot_name: str = "lepton",
         app_id: str = "ALEPTON",
+        token: str | None = None,
     ) -> None:
+        """With `token`, this workspace answers only calls made with that bot token, so several
+        workspaces can share one `slack`; without, it answers every call."""
+        self.token = token
         self.team_id, self.team_name, self.domain = team_id, team_name, domain
         self.bot_user_id, self.bot_id = bot_user_id, bot_id
         self.bot_name, self.app_id = bot_name, app_id
@@ -108,7 +112,9 @@ class Workspace(WorkspaceReads):
         """Serve this workspace's Web API on `slack`; again after a test's `on()` overrides."""
         self.state.slack = slack
         for name, method in web_api(self.state).items():
-            slack.on(name, method)
+            slack.on(name, method, token=self.token)
+        if self.token:
+            slack.route_responses(self.team_id, self.token)
 
     # People and channels
 
@@ -213,7 +219,8 @@ class Workspace(WorkspaceReads):
         or replace or delete the original (`replace_original`, `delete_original`).
         """
         with self.state.lock:
-            key = f"R{next(self.state.serial):06d}"
+            prefix = f"{self.team_id}-" if self.token else ""
+            key = f"{prefix}R{next(self.state.serial):06d}"
             self.state.responders[key] = Responder(self.state.resolve(channel).id, user, message_ts)
         return self.slack.response_url(key)
 

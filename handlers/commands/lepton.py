@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -16,6 +16,7 @@ from handlers.knowledge import replies
 from handlers.knowledge.answering import AnswerRequest, Where, answer, visible_channels
 from handlers.knowledge.modals import add_modal
 from handlers.plumbing import payload_checks
+from handlers.plumbing.listeners import scoped
 from handlers.plumbing.services import Services
 from handlers.surveys.listeners import survey_command
 from handlers.training.listeners import train_command
@@ -31,7 +32,13 @@ NO_FORM = "Slack would not open the form (`{error}`); please run `/lepton add` a
 
 def register(app: App, services: Services) -> None:
     @app.command(COMMAND)
-    def lepton(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    def lepton(
+        ack: Ack,
+        command: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: BoltContext,
+    ) -> None:
         if garbled := _garbled(command):
             ack(response_type="ephemeral", text=payload_checks.incomplete(garbled))
             return
@@ -47,13 +54,16 @@ def register(app: App, services: Services) -> None:
             ack(response_type="ephemeral", blocks=replies.help_blocks(parsed))
             return
         ack()
+        if (workspace := scoped(services, context)) is None:
+            respond(replies.NOT_INSTALLED)
+            return
         user_id = str(command["user_id"])
-        if parsed.admin_only and not is_admin(services, client, user_id):
+        if parsed.admin_only and not is_admin(workspace, client, user_id):
             respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} {parsed.name}"))
             return
         if parsed.notice:
             respond(parsed.notice)
-        _SUBCOMMANDS[parsed.name](_Invocation(services, client, respond, command, parsed))
+        _SUBCOMMANDS[parsed.name](_Invocation(workspace, client, respond, command, parsed))
 
 
 def _garbled(command: dict[str, Any]) -> str | None:
@@ -68,11 +78,14 @@ def _garbled(command: dict[str, Any]) -> str | None:
 
 
 def is_admin(services: Services, client: WebClient, user_id: str) -> bool:
-    """LEPTON_ADMINS, or the workspace's own admins and owners."""
-    if user_id in services.settings.lepton_admins:
+    """Admin of this workspace only: named in LEPTON_ADMINS for it, or one of its own admins or
+    owners (a Grid admin of a sister workspace is not)."""
+    team = services.team.team_id
+    if services.settings.is_listed_admin(team, user_id):
         return True
     user = client.users_info(user=user_id).get("user") or {}
-    return bool(user.get("is_admin") or user.get("is_owner"))
+    home = user.get("team_id")
+    return bool(user.get("is_admin") or user.get("is_owner")) and home in (None, team)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,6 @@ from handlers.plumbing.services import Services
 
 
 def register(app: App, services: Services) -> None:
-    services.home_sections["knowledge"] = knowledge_section(services)
+    services.home_sections["knowledge"] = knowledge_section
     for surface in (events, buttons, saving):
         surface.register(app, services)

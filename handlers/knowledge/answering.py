@@ -160,7 +160,6 @@ def _post(
             channel_id=posted.channel_id,
             message_ts=posted.ts,
             query_id=request.query_id,
-            team_id=request.asked.team_id,
             thread_ts=where.thread_ts,
             asker_user_id=request.asked.user_id,
         ),

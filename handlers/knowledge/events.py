@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -18,6 +20,7 @@ from handlers.home import publish_home
 from handlers.knowledge import replies
 from handlers.knowledge.answering import AnswerRequest, Where, answer, tell_asker
 from handlers.plumbing import payload_checks
+from handlers.plumbing.listeners import scoped
 from handlers.plumbing.services import Services
 from indexer.insights.questions import Asked
 from indexer.learning.answer_log import find_answer
@@ -39,57 +42,70 @@ def question_text(text: str) -> str:
 
 
 def register(app: App, services: Services) -> None:
-    def once(body: dict[str, Any]) -> Any:
-        return services.once.run(f"event:{_delivery_key(body)}")
+    @contextmanager
+    def first_time(context: BoltContext, body: dict[str, Any]) -> Iterator[Services | None]:
+        """The services of the event's workspace when this delivery is new, else None."""
+        workspace = scoped(services, context)
+        if workspace is None:
+            yield None
+            return
+        with workspace.once.run(f"event:{_delivery_key(body)}") as first:
+            yield workspace if first else None
 
     @app.event("app_mention")
-    def mention(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    def mention(
+        body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         if str(event.get("channel", "")).startswith("D"):
             return
         if _garbled(body, event, "channel", "user", "ts"):
             return
-        with once(body) as first:
-            if first:
+        with first_time(context, body) as workspace:
+            if workspace:
                 thread = payload_checks.message_ts(event.get("thread_ts")) or event["ts"]
-                _answer(services, client, body, event, Where(event["channel"], thread), "mention")
+                _answer(workspace, client, body, event, Where(event["channel"], thread), "mention")
 
     @app.event("message")
-    def direct_message(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    def direct_message(
+        body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         if _garbled(body, event, "channel", "user"):
             return
-        with once(body) as first:
-            if first:
-                _answer(services, client, body, event, Where(str(event["channel"])), "dm")
+        with first_time(context, body) as workspace:
+            if workspace:
+                _answer(workspace, client, body, event, Where(str(event["channel"])), "dm")
 
     @app.event("reaction_added")
-    def reaction_added(
-        body: dict[str, Any], event: dict[str, Any], context: dict[str, Any]
-    ) -> None:
+    def reaction_added(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
         if _garbled(body, event, "user"):
             return
-        with once(body) as first:
-            if first:
-                _reaction(services, event, context, added=True)
+        with first_time(context, body) as workspace:
+            if workspace:
+                _reaction(workspace, event, context, added=True)
 
     @app.event("reaction_removed")
     def reaction_removed(
-        body: dict[str, Any], event: dict[str, Any], context: dict[str, Any], client: WebClient
+        body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
     ) -> None:
         if _garbled(body, event, "user"):
             return
-        with once(body) as first:
-            if first:
-                _reaction(services, event, context, added=False, client=client)
+        with first_time(context, body) as workspace:
+            if workspace:
+                _reaction(workspace, event, context, added=False, client=client)
 
     @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+    def home_opened(
+        event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         if event.get("tab", "home") != "home" or _garbled(body, event, "user"):
+            return
+        if (workspace := scoped(services, context)) is None:
             return
         try:
             publish_home(
-                services, client, event["user"], payload_checks.text(body.get("team_id")) or None
+                workspace, client, event["user"], payload_checks.text(body.get("team_id")) or None
             )
         except SlackApiError as refused:
             log.warning("no App Home for %s (%s)", event["user"], refused.response.get("error"))
@@ -154,7 +170,7 @@ def _say(client: WebClient, where: Where, text: str) -> None:
 def _reaction(
     services: Services,
     event: dict[str, Any],
-    context: dict[str, Any],
+    context: BoltContext,
     *,
     added: bool,
     client: WebClient | None = None,

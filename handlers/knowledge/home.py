@@ -4,7 +4,7 @@ them found helpful, private ones only from channels they are in) and their recen
 from __future__ import annotations
 
 from handlers.plumbing.blocks import Block, escape, link, section
-from handlers.plumbing.services import HomeSection, Services, Viewer
+from handlers.plumbing.services import Services, Viewer
 from indexer.insights.recommendations import (
     RecentSearch,
     Recommendation,
@@ -18,26 +18,18 @@ NOTHING_YET = (
 )
 
 
-def knowledge_section(services: Services) -> HomeSection:
-    def part(viewer: Viewer) -> list[Block]:
-        private = services.membership.private_channels(
-            viewer.client, viewer.team_id, viewer.user_id
-        )
-        recommendations = recommend(
-            services.feedback, services.sessions, viewer.user_id, channels=private
-        )
-        recent = recent_searches(services.sessions, viewer.user_id)
-        return [
-            _header("Recommended for you"),
-            *(
-                [section(_recommendation_line(r)) for r in recommendations]
-                or [section(NOTHING_YET)]
-            ),
-            _header("Your recent searches"),
-            section("\n".join(_recent_line(r) for r in recent) or "_No searches yet._"),
-        ]
-
-    return part
+def knowledge_section(services: Services, viewer: Viewer) -> list[Block]:
+    private = services.membership.private_channels(viewer.client, viewer.team_id, viewer.user_id)
+    recommendations = recommend(
+        services.feedback, services.sessions, viewer.user_id, channels=private
+    )
+    recent = recent_searches(services.sessions, viewer.user_id)
+    return [
+        _header("Recommended for you"),
+        *([section(_recommendation_line(r)) for r in recommendations] or [section(NOTHING_YET)]),
+        _header("Your recent searches"),
+        section("\n".join(_recent_line(r) for r in recent) or "_No searches yet._"),
+    ]
 
 
 def _header(text: str) -> Block:

@@ -8,18 +8,21 @@ acked by the feature's function; only a submission nobody can be found for is re
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from handlers.plumbing import payload_checks, pressed
 from handlers.plumbing.blocks import Block
 from handlers.plumbing.services import Services
+from models.workspace import Workspace
 
+log = logging.getLogger(__name__)
 Listener = Callable[..., None]
 """What Bolt calls; it injects arguments by their names, so the names are Bolt's."""
 
@@ -77,6 +80,17 @@ class Submission(Acted):
         self.ack()
 
 
+def scoped(services: Services, context: BoltContext) -> Services | None:
+    """The services of the workspace the request came from (an org-wide install's is its
+    enterprise); None, logged, when Lepton serves no such workspace."""
+    enterprise = context.enterprise_id
+    team = None if context.is_enterprise_install else context.team_id
+    found = services.in_workspace(Workspace.of(team, enterprise))
+    if found is None:
+        log.warning("skipped a request from a workspace Lepton does not serve")
+    return found
+
+
 PressHandler = Callable[[Services, Press], None]
 SubmitHandler = Callable[[Services, Submission], None]
 
@@ -90,10 +104,12 @@ def on_press(services: Services, handle: PressHandler) -> Listener:
         action: dict[str, Any] | None,
         client: WebClient,
         respond: Respond,
+        context: BoltContext,
     ) -> None:
         ack()
-        if (user := pressed.presser(body)) is not None:
-            handle(services, Press(user, body, client, action or {}, respond))
+        user = pressed.presser(body)
+        if user is not None and (workspace := scoped(services, context)) is not None:
+            handle(workspace, Press(user, body, client, action or {}, respond))
 
     return listener
 
@@ -102,11 +118,18 @@ def on_submit(services: Services, handle: SubmitHandler, garbled: dict[str, str]
     """A Bolt view listener: a submission naming nobody is refused with `garbled`; any other is
     `handle`d, which must ack it."""
 
-    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        if (user := pressed.presser(body)) is None:
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        user = pressed.presser(body)
+        if user is None or (workspace := scoped(services, context)) is None:
             ack(response_action="errors", errors=garbled)
             return
-        handle(services, Submission(user, body, client, view, ack))
+        handle(workspace, Submission(user, body, client, view, ack))
 
     return listener
 

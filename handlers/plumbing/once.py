@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import ProcessedEvent
 from models.base import utcnow
+from models.workspace import ALL_WORKSPACES
 
 TAKEOVER_AFTER = timedelta(seconds=45)
 KEEP_FOR = timedelta(days=2)
@@ -65,12 +66,7 @@ class Once:
             )
 
     def forget_old(self) -> int:
-        """Slack stops retrying within minutes; older keys only take space."""
-        with self.sessions() as session, session.begin():
-            gone = session.execute(
-                delete(ProcessedEvent).where(ProcessedEvent.claimed_at < utcnow() - KEEP_FOR)
-            )
-            return int(gone.rowcount or 0)
+        return forget_old_claims(self.sessions)
 
     @contextmanager
     def run(self, key: str) -> Iterator[bool]:
@@ -84,3 +80,14 @@ class Once:
             self.release(key)
             raise
         self.finish(key)
+
+
+def forget_old_claims(sessions: sessionmaker[Session]) -> int:
+    """Slack stops retrying within minutes; older keys, of any workspace, only take space."""
+    with sessions() as session, session.begin():
+        gone = session.execute(
+            delete(ProcessedEvent)
+            .where(ProcessedEvent.claimed_at < utcnow() - KEEP_FOR)
+            .execution_options(**ALL_WORKSPACES)
+        )
+        return int(gone.rowcount or 0)

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.plumbing.blocks import Block
+from models.workspace import Workspace
 
 if TYPE_CHECKING:
     from handlers.plumbing.membership import Membership
@@ -34,13 +35,15 @@ class Viewer:
     client: WebClient
 
 
-HomeSection = Callable[[Viewer], list[Block]]
-"""Blocks for one part of the App Home."""
+HomeSection = Callable[["Services", Viewer], list[Block]]
+"""Blocks for one part of the App Home, from the services of the viewer's workspace."""
 
 
 class SlackSettings(Protocol):
     @property
     def lepton_admins(self) -> frozenset[str]: ...
+
+    def is_listed_admin(self, team_id: str, user_id: str) -> bool: ...
 
     def reaction_value(self, name: str) -> int | None: ...
 
@@ -55,6 +58,8 @@ class Services(Protocol):
 
     @property
     def settings(self) -> SlackSettings: ...
+    @property
+    def team(self) -> Workspace: ...
     @property
     def sessions(self) -> sessionmaker[Session]: ...
     @property
@@ -77,3 +82,7 @@ class Services(Protocol):
     def training(self) -> Training: ...
 
     def clock(self) -> datetime: ...
+
+    def in_workspace(self, workspace: Workspace | None) -> Services | None:
+        """The same services, seeing only `workspace` (None: no workspace Lepton serves)."""
+        ...

@@ -16,7 +16,7 @@ from handlers.commands.parser import SURVEY_USAGE, SurveyCommand
 from handlers.plumbing import payload_checks
 from handlers.plumbing.blocks import Block, escape
 from handlers.plumbing.listeners import Press, Submission, on_actions, on_submit
-from handlers.plumbing.services import HomeSection, Services, Viewer
+from handlers.plumbing.services import Services, Viewer
 from handlers.surveys.blocks import (
     ANSWER,
     COMMENT,
@@ -45,7 +45,7 @@ GARBLED_FORM = "This form arrived garbled; close it and press *Add a comment* ag
 
 
 def register(app: App, services: Services) -> None:
-    services.home_sections["surveys"] = survey_section(services)
+    services.home_sections["surveys"] = survey_section
     on_actions(app, services, {re.compile(rf"^{ANSWER}:"): _answer, COMMENT: _comment})
     garbled = {COMMENT_BLOCK: GARBLED_FORM}
     app.view(COMMENT_CALLBACK)(on_submit(services, _comment_submitted, garbled))
@@ -193,29 +193,25 @@ def survey_command(
         respond(str(refused))
 
 
-def survey_section(services: Services) -> HomeSection:
+def survey_section(services: Services, viewer: Viewer) -> list[Block]:
     """The App Home's survey part: what is waiting for this person's answers. The survey file
     is read on first use, not when the home sections are wired."""
-
-    def section(viewer: Viewer) -> list[Block]:
-        user_id = viewer.user_id
-        surveys = services.surveys
-        waiting = surveys.answers.waiting_for(user_id, services.clock())
-        lines = [
-            f"• *{escape(surveys.definition(info.survey_key).title)}*: waiting for your "
-            f"answers in our DM, open until {when(info.closes_at)}"
-            for info, _ in waiting
-        ]
-        if not lines:
-            lines = ["_No survey waiting for you._"]
-        if surveys.answers.opted_out(user_id):
-            lines.append("_You opted out of surveys; `/lepton survey optin` to join again._")
-        return [
-            {"type": "header", "text": {"type": "plain_text", "text": "Surveys"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
-        ]
-
-    return section
+    user_id = viewer.user_id
+    surveys = services.surveys
+    waiting = surveys.answers.waiting_for(user_id, services.clock())
+    lines = [
+        f"• *{escape(surveys.definition(info.survey_key).title)}*: waiting for your "
+        f"answers in our DM, open until {when(info.closes_at)}"
+        for info, _ in waiting
+    ]
+    if not lines:
+        lines = ["_No survey waiting for you._"]
+    if surveys.answers.opted_out(user_id):
+        lines.append("_You opted out of surveys; `/lepton survey optin` to join again._")
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": "Surveys"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+    ]
 
 
 def _redraw(client: WebClient, channel: str, ts: str, recorded: Recorded, token: str) -> None:

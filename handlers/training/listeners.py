@@ -21,7 +21,7 @@ from handlers.plumbing.blocks import Block, escape
 from handlers.plumbing.directory import SlackDirectory
 from handlers.plumbing.listeners import Press, on_actions
 from handlers.plumbing.sending import ChannelNames
-from handlers.plumbing.services import HomeSection, Services, Viewer
+from handlers.plumbing.services import Services, Viewer
 from handlers.training.blocks import (
     DONE,
     ENROL,
@@ -48,7 +48,7 @@ Outcome = TypeVar("Outcome")
 
 
 def register(app: App, services: Services) -> None:
-    services.home_sections["training"] = training_section(services)
+    services.home_sections["training"] = training_section
     on_actions(app, services, {DONE: _done, re.compile(rf"^{SNOOZE}:\d+$"): _snooze, ENROL: _enrol})
     app.action(OPEN)(_opened)
 
@@ -139,21 +139,17 @@ def train_command(
         respond(str(refused))
 
 
-def training_section(services: Services) -> HomeSection:
+def training_section(services: Services, viewer: Viewer) -> list[Block]:
     """The App Home's training part: the person's list, and modules suggested for them."""
-
-    def section(viewer: Viewer) -> list[Block]:
-        user_id = viewer.user_id
-        now = services.clock()
-        suggested = recommend_modules(services.sessions, services.embedder, user_id, now, 3)
-        return [
-            {"type": "header", "text": {"type": "plain_text", "text": "Your training"}},
-            *progress_blocks(services.training.progress(user_id, now), now),
-            {"type": "header", "text": {"type": "plain_text", "text": "Suggested training"}},
-            *suggestion_blocks(suggested),
-        ]
-
-    return section
+    user_id = viewer.user_id
+    now = services.clock()
+    suggested = recommend_modules(services.sessions, services.embedder, user_id, now, 3)
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": "Your training"}},
+        *progress_blocks(services.training.progress(user_id, now), now),
+        {"type": "header", "text": {"type": "plain_text", "text": "Suggested training"}},
+        *suggestion_blocks(suggested),
+    ]
 
 
 def _assign(
@@ -164,9 +160,12 @@ def _assign(
     parsed: TrainCommand,
     now: datetime,
 ) -> None:
-    people = _people(client, parsed.target)
+    people = _people(client, parsed.target, services.team.team_id)
     if not people:
-        respond(f"I could not find `{escape(parsed.target)}`; mention a person or a channel.")
+        respond(
+            f"I could not find `{escape(parsed.target)}` in this workspace; mention a person "
+            "or a channel of it."
+        )
         return
     due = _due(parsed.due, now)
     results = services.training.assign_many([(p, parsed.key, due) for p in people], admin, now)
@@ -185,10 +184,11 @@ def _assign(
     respond(f"Assigned `{parsed.key}` to {new} of {everyone}{when}.{already}")
 
 
-def _people(client: WebClient, target: str) -> list[str]:
-    """Slack ids from `<@U..>`, `<#C..>`, `@name` or `#channel` (commands are not escaped)."""
+def _people(client: WebClient, target: str, team: str) -> list[str]:
+    """Slack ids from `<@U..>`, `<#C..>`, `@name` or `#channel` (commands are not escaped),
+    of this workspace only: a person or channel of another one is not found."""
     if match := USER_REF.match(target):
-        return [match[1]]
+        return [match[1]] if _in_workspace(client, match[1], team) else []
     channels = ChannelNames(client)
     directory = SlackDirectory(client, channels)
     humans = directory.people()
@@ -269,3 +269,11 @@ def _tell(services: Services, press: Press, text: str) -> None:
         return
     press.client.chat_postMessage(channel=press.user, text=text)
     publish_home(services, press.client, press.user, press.team)
+
+
+def _in_workspace(client: WebClient, user_id: str, team: str) -> bool:
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError:
+        return False
+    return user.get("team_id") in (None, team) and not user.get("deleted")

@@ -36,7 +36,6 @@ def record_question(
         if not ranking.confident and ranking.query_vector is not None:
             gap_id = _gap_for(session, raw_query, ranking.query_vector)
         entry = QueryLog(
-            team_id=asked.team_id,
             user_id=asked.user_id,
             channel_id=asked.channel_id,
             surface=asked.surface,

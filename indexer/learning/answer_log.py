@@ -18,7 +18,6 @@ class PostedAnswer:
     channel_id: str
     message_ts: str
     query_id: int | None
-    team_id: str | None
     thread_ts: str | None
     asker_user_id: str | None
 
@@ -42,7 +41,6 @@ def record_answer(
         with sessions() as session, session.begin():
             answer = Answer(
                 query_id=posted.query_id,
-                team_id=posted.team_id,
                 channel_id=posted.channel_id,
                 message_ts=posted.message_ts,
                 thread_ts=posted.thread_ts,

@@ -25,6 +25,7 @@ from indexer.learning.collaborative import CFModel, RatingRow, rating_prior
 from models import Rating
 from models.base import utcnow
 from models.session import upsert_insert
+from models.workspace import stamp
 
 log = logging.getLogger(__name__)
 
@@ -123,18 +124,21 @@ class Feedback:
         now = utcnow()
         with self.sessions() as session, session.begin():
             statement = upsert_insert(session, Rating).values(
-                [
-                    {
-                        "user_id": user_id,
-                        "snippet_id": snippet_id,
-                        "value": value,
-                        "origin": origin,
-                        "answer_id": answer_id,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for snippet_id in ids
-                ]
+                stamp(
+                    session,
+                    [
+                        {
+                            "user_id": user_id,
+                            "snippet_id": snippet_id,
+                            "value": value,
+                            "origin": origin,
+                            "answer_id": answer_id,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for snippet_id in ids
+                    ],
+                )
             )
             session.execute(
                 statement.on_conflict_do_update(

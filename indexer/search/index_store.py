@@ -30,10 +30,10 @@ EMBED_BATCH = 256
 
 
 def index_state(session: Session) -> IndexState:
-    """The single state row, created on first use."""
-    state = session.get(IndexState, 1)
+    """The workspace's state row (the session sees one workspace), created on first use."""
+    state = session.scalars(select(IndexState)).first()
     if state is None:
-        state = IndexState(id=1, version=0)
+        state = IndexState(version=0)
         session.add(state)
         session.flush()
     return state
@@ -42,12 +42,8 @@ def index_state(session: Session) -> IndexState:
 def bump_version(session: Session, model: str) -> int:
     """Advance the version inside the caller's transaction (row-locked on PostgreSQL)."""
     index_state(session)
-    session.execute(
-        update(IndexState)
-        .where(IndexState.id == 1)
-        .values(version=IndexState.version + 1, model=model)
-    )
-    return int(session.scalar(select(IndexState.version).where(IndexState.id == 1)) or 0)
+    session.execute(update(IndexState).values(version=IndexState.version + 1, model=model))
+    return int(session.scalar(select(IndexState.version)) or 0)
 
 
 class KnowledgeIndex:
@@ -66,7 +62,7 @@ class KnowledgeIndex:
 
     def database_version(self) -> tuple[int, str | None]:
         with self.sessions() as session:
-            state = session.get(IndexState, 1)
+            state = session.scalars(select(IndexState)).first()
             return (state.version, state.model) if state else (0, None)
 
     def open(self) -> KnowledgeIndex:

@@ -185,7 +185,10 @@ class SurveyAnswers:
     def opt_out(self, user_id: str) -> bool:
         """True when this changed anything. Invitations not yet sent are skipped at send time."""
         with self.sessions() as session, session.begin():
-            if session.get(SurveyOptOut, user_id) is not None:
+            if (
+                session.scalar(select(SurveyOptOut.user_id).where(SurveyOptOut.user_id == user_id))
+                is not None
+            ):
                 return False
             session.add(SurveyOptOut(user_id=user_id))
             return True
@@ -198,7 +201,10 @@ class SurveyAnswers:
 
     def opted_out(self, user_id: str) -> bool:
         with self.sessions() as session:
-            return session.get(SurveyOptOut, user_id) is not None
+            return (
+                session.scalar(select(SurveyOptOut.user_id).where(SurveyOptOut.user_id == user_id))
+                is not None
+            )
 
 
 def anonymise(session: Session, round_id: int, threshold: int) -> None:

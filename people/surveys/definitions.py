@@ -134,6 +134,11 @@ class SurveyDefinition:
     digest_channels: tuple[str, ...] = ()
     anonymity_threshold: Annotated[int, Field(ge=MIN_ANONYMITY_THRESHOLD, le=1000)] = 5
     segment_by_channel: bool = False
+    workspaces: tuple[Annotated[str, Field(pattern=r"^[TE][A-Z0-9]{2,31}$")], ...] = ()
+    """Team ids of the workspaces this survey runs in; none named means every workspace."""
+
+    def runs_in(self, team_id: str) -> bool:
+        return not self.workspaces or team_id in self.workspaces
 
     @field_validator("send_time")
     @classmethod

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Survey, SurveyDelivery, SurveyOptOut, SurveyReminder, SurveyRound
 from models.sending import PENDING, SENT, SKIPPED
 from models.session import upsert_insert
+from models.workspace import stamp
 from people.surveys.definitions import SurveyDefinition
 from people.surveys.schedule import reminder_moment, zone
 
@@ -39,7 +40,9 @@ class SurveyReminders:
                     continue
                 reminders = _reminders(session, row, definition.remind_before, definition.send_time)
                 if reminders:
-                    insert = upsert_insert(session, SurveyReminder).values(reminders)
+                    insert = upsert_insert(session, SurveyReminder).values(
+                        stamp(session, reminders)
+                    )
                     session.execute(insert.on_conflict_do_nothing())
 
     def should_remind(self, reminder: SurveyReminder) -> bool:
@@ -56,7 +59,10 @@ class SurveyReminders:
                 delivery is not None
                 and not delivery.responded
                 and row.closed_at is None
-                and session.get(SurveyOptOut, reminder.user_id) is None
+                and session.scalar(
+                    select(SurveyOptOut.user_id).where(SurveyOptOut.user_id == reminder.user_id)
+                )
+                is None
             )
 
     def delivery_of(self, reminder: SurveyReminder) -> SurveyDelivery | None:

@@ -30,6 +30,7 @@ from models import (
 )
 from models.sending import PENDING
 from models.session import upsert_insert
+from models.workspace import stamp
 from people.outbox import LEASE, Send, Tally, dispatch
 from people.surveys.answers import SurveyAnswers, anonymise
 from people.surveys.definitions import SurveyDefinition
@@ -174,7 +175,7 @@ class Surveys:
         ]
         with self.sessions() as session, session.begin():
             if invitations:
-                insert = upsert_insert(session, SurveyDelivery).values(invitations)
+                insert = upsert_insert(session, SurveyDelivery).values(stamp(session, invitations))
                 session.execute(insert.on_conflict_do_nothing())
             last = session.scalar(
                 select(func.max(SurveyDelivery.not_before)).where(
@@ -218,7 +219,7 @@ class Surveys:
                     for part in DIGEST_PARTS
                 ]
                 if posts:
-                    insert = upsert_insert(session, SurveyDigestPost).values(posts)
+                    insert = upsert_insert(session, SurveyDigestPost).values(stamp(session, posts))
                     session.execute(insert.on_conflict_do_nothing())
             session.flush()
             return round_info(session, row, survey.key)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from models import Assignment, LearningPath, TrainingModule
 from models.session import upsert_insert
+from models.workspace import stamp
 from people.training.catalog import KEY_PATTERN, ModuleSpec, PathSpec, prerequisites_first
 
 SNOOZE_DAYS = (1, 3, 7)
@@ -570,14 +571,21 @@ def _insert(
     statement = (
         upsert_insert(session, table)
         .values(
-            user_id=user_id,
-            module_id=module_id,
-            assigned_by=assigned_by,
-            origin=origin,
-            due_at=due_at,
-            completed_at=completed_at,
-            created_at=now,
-            updated_at=now,
+            stamp(
+                session,
+                [
+                    {
+                        "user_id": user_id,
+                        "module_id": module_id,
+                        "assigned_by": assigned_by,
+                        "origin": origin,
+                        "due_at": due_at,
+                        "completed_at": completed_at,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
         )
         .on_conflict_do_nothing(index_elements=["user_id", "module_id"])
         .returning(table.c.id)

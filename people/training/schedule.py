@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Assignment, Nudge, TrainingDigestPost
 from models.sending import PENDING, SENDING
 from models.session import upsert_insert
+from models.workspace import stamp
 from people.outbox import LEASE, Send, Tally, dispatch
 from people.surveys.schedule import zone
 from people.training.assignments import OpenAssignment, Training
@@ -164,13 +165,20 @@ def plan_nudges(training: Training, zones: Mapping[str, str | None], now: dateti
             if plan is None:
                 continue
             insert = upsert_insert(session, Nudge).values(
-                user_id=user_id,
-                assignment_id=plan.assignment_id,
-                local_day=plan.local_day.isoformat(),
-                kind=plan.kind,
-                status=PENDING,
-                attempts=0,
-                not_before=plan.moment,
+                stamp(
+                    session,
+                    [
+                        {
+                            "user_id": user_id,
+                            "assignment_id": plan.assignment_id,
+                            "local_day": plan.local_day.isoformat(),
+                            "kind": plan.kind,
+                            "status": PENDING,
+                            "attempts": 0,
+                            "not_before": plan.moment,
+                        }
+                    ],
+                )
             )
             planned += int(session.execute(insert.on_conflict_do_nothing()).rowcount or 0)
     return planned
@@ -224,7 +232,9 @@ def queue_digests(sessions: sessionmaker[Session], channels: Sequence[str], now:
             for part in DIGEST_PARTS
         ]
         session.execute(
-            upsert_insert(session, TrainingDigestPost).values(rows).on_conflict_do_nothing()
+            upsert_insert(session, TrainingDigestPost)
+            .values(stamp(session, rows))
+            .on_conflict_do_nothing()
         )
 
 
