@@ -83,7 +83,7 @@ def serve(queries_file: Path, users: int) -> None:
     stages["imports"] = rss_mib()
     services.embedder.encode(["load"])
     stages["model"] = rss_mib()
-    knowledge = services.knowledge
+    knowledge = services.home.knowledge
     stages["index"] = rss_mib()
     services.warm_up()
     stages["ready"] = rss_mib()
@@ -97,7 +97,7 @@ def serve(queries_file: Path, users: int) -> None:
     channel_sets = [
         frozenset(rng.choice(PRIVATE_CHANNELS, size=2, replace=False).tolist()) for _ in texts
     ]
-    ranker = services.ranker
+    ranker = services.home.ranker
     for text, asker, channels in zip(
         texts[:WARM_UP], askers[:WARM_UP], channel_sets[:WARM_UP], strict=True
     ):
@@ -123,14 +123,14 @@ def serve(queries_file: Path, users: int) -> None:
         knowledge.lexical.search(text, 100)
         lexical.append(time.perf_counter() - started)
     _, approximate = knowledge.index.search(vectors, K)
-    exact = exact_top(services.sessions, services.embedder.name, vectors, K)
+    exact = exact_top(services.home.sessions, services.embedder.name, vectors, K)
     recall = np.mean(
         [
             len(set(a) & set(e)) / K
             for a, e in zip(approximate.tolist(), exact.tolist(), strict=True)
         ]
     )
-    snapshot = services.feedback.current()
+    snapshot = services.home.feedback.current()
     print(
         json.dumps(
             {

@@ -77,16 +77,16 @@ def run(people: int, directory: Path) -> list[str]:
         )
         services = Services(settings, engine)
         now = datetime.now(UTC)
-        info = services.surveys.start("pulse", now)
+        info = services.home.surveys.start("pulse", now)
         started = time.perf_counter()
-        services.scheduled_work(now)  # plans the audience
-        with services.sessions() as session:  # due now whatever the weekday: we time sending
+        services.home.scheduled_work(now)  # plans the audience
+        with services.home.sessions() as session:  # due now whatever the weekday: we time sending
             session.execute(update(SurveyDelivery).values(not_before=now))
             session.commit()
         ticks = 0
-        while services.surveys.round(info.id).asked < people:
+        while services.home.surveys.round(info.id).asked < people:
             ticks += 1
-            services.scheduled_work(datetime.now(UTC))
+            services.home.scheduled_work(datetime.now(UTC))
         elapsed = time.perf_counter() - started
         dms = [workspace.messages(workspace.dm_channel(u)) for u in ids]
         once = sum(1 for messages in dms if len(messages) == 1)

@@ -367,8 +367,7 @@ def start(click_ctx: click.Context, ctx: LeptonContext) -> None:
     """Migrate, load the example knowledge base if Lepton knows nothing yet, then connect to
     Slack when credentials are configured, or open the local console when they are not."""
     click_ctx.invoke(migrate)
-    services = ctx.services()
-    if len(services.knowledge.index) == 0 and EXAMPLES.is_dir():
+    if len(ctx.home().knowledge.index) == 0 and EXAMPLES.is_dir():
         click.echo("Loading the example knowledge base (first start only)...")
         click_ctx.invoke(ingest, paths=(EXAMPLES / "knowledge", EXAMPLES / "slack-export"))
     settings = ctx.settings
@@ -421,7 +420,7 @@ def _ready_services(ctx: LeptonContext, scheduler: bool) -> Services:
     settings = ctx.settings
     if scheduler and (settings.slack_bot_token or settings.oauth_enabled):
         build_scheduler(services, blocking=False).start()
-    if not settings.oauth_enabled and len(services.knowledge.index) == 0:
+    if not settings.oauth_enabled and len(services.home.knowledge.index) == 0:
         click.echo(
             "lepton: the knowledge base is empty; answers will find nothing until you run "
             "`lepton ingest`",

@@ -57,9 +57,9 @@ class ScheduledWork:
 @dataclass
 class Services:
     """The process's parts: settings, database, model, and each workspace's services, built on
-    first use. The knowledge, survey and training attributes here are the home workspace's
-    (the one a single-workspace install serves, or the one `LEPTON_WORKSPACE` names), for the
-    command line and the console; a Slack request always goes through `in_workspace`."""
+    first use. A Slack request is served by `in_workspace`; the command line and the console
+    act on `home` (the workspace a single-workspace install serves, or the one
+    `LEPTON_WORKSPACE` names)."""
 
     settings: Settings
     engine: Engine
@@ -127,63 +127,6 @@ class Services:
             return {w.team.team_id for w in self.active_workspaces()}
         except WorkspaceUnknown:
             return set()
-
-    # The home workspace's parts (see the class docstring).
-
-    @property
-    def sessions(self) -> sessionmaker[Session]:
-        return self.home.sessions
-
-    @property
-    def knowledge(self) -> KnowledgeIndex:
-        return self.home.knowledge
-
-    @property
-    def ingestor(self) -> Ingestor:
-        return self.home.ingestor
-
-    @property
-    def feedback(self) -> Feedback:
-        return self.home.feedback
-
-    @property
-    def ranker(self) -> Ranker:
-        return self.home.ranker
-
-    @property
-    def questions(self) -> Questions:
-        return self.home.questions
-
-    @property
-    def once(self) -> Once:
-        return self.home.once
-
-    @property
-    def surveys(self) -> Surveys:
-        return self.home.surveys
-
-    @property
-    def training(self) -> Training:
-        return self.home.training
-
-    @property
-    def sending_client(self) -> WebClient:
-        return self.home.sending_client
-
-    @property
-    def channels(self) -> ChannelNames:
-        return self.home.channels
-
-    @property
-    def directory(self) -> SlackDirectory:
-        return self.home.directory
-
-    @property
-    def team(self) -> Workspace:
-        return self.home.team
-
-    def scheduled_work(self, now: datetime) -> ScheduledWork:
-        return self.home.scheduled_work(now)
 
     def warm_up(self) -> None:
         """Load the model, the home index and the learned scores now, so the first question is

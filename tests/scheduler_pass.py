@@ -17,7 +17,7 @@ from models import create_db_engine
 def main() -> None:
     settings = load_settings(None)
     services = Services(settings, create_db_engine(settings.database_url))
-    services.scheduled_work(datetime.fromisoformat(sys.argv[1]))
+    services.home.scheduled_work(datetime.fromisoformat(sys.argv[1]))
 
 
 if __name__ == "__main__":

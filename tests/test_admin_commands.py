@@ -67,7 +67,7 @@ def app(
                 ws.add_user(WORKSPACE_ADMIN, "wsadmin", is_admin=True)
                 ws.add_user(BOB, "bob")
                 ws.add_channel("CGENERAL", "general", members=[MEMBER, WORKSPACE_ADMIN, BOB])
-                import_catalog(running.services.sessions, EXAMPLES / "training.yml")
+                import_catalog(running.services.home.sessions, EXAMPLES / "training.yml")
                 yield running
         finally:
             engine.dispose()
@@ -82,7 +82,7 @@ def told(app: RunningApp, user: str, text: str) -> str:
 
 
 def state(app: RunningApp) -> tuple[int, int, int]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         return (
             session.scalar(select(func.count()).select_from(AuditLog)) or 0,
             session.scalar(select(func.count()).select_from(SurveyRound)) or 0,
@@ -91,7 +91,7 @@ def state(app: RunningApp) -> tuple[int, int, int]:
 
 
 def audits(app: RunningApp) -> list[tuple[str, str]]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         rows = session.execute(select(AuditLog.actor, AuditLog.action).order_by(AuditLog.id))
         return [(actor, action) for actor, action in rows]
 

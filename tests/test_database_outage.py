@@ -96,7 +96,7 @@ def setup(
 
 
 def logged(app: RunningApp, query: str) -> int:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         return int(
             session.scalar(
                 select(func.count()).select_from(QueryLog).where(QueryLog.query == query)

@@ -65,7 +65,7 @@ def to_both(apps: tuple[RunningApp, RunningApp], request: Callable[[], SlackRequ
 
 
 def count(app: RunningApp, model: Any) -> int:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
@@ -104,7 +104,7 @@ def test_one_mention_delivered_to_both_processes_is_answered_once(
     to_both(apps, lambda: event(TEAM, reaction, event_id="EvTWICE2"))
     wait_for(lambda: count(first, Rating) > ratings)
     settle(first)
-    with first.services.sessions() as session:
+    with first.services.home.sessions() as session:
         votes = session.scalars(select(Rating.value).where(Rating.user_id == "UBOB0001")).all()
     assert votes and set(votes) == {1}, "each snippet rated +1 once"
 

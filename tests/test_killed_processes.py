@@ -116,17 +116,17 @@ def test_a_nudge_run_killed_midway_and_run_again_nudges_everyone_once(
             "LEPTON_SEND_LEASE_SECONDS": "60",
         }
         services = Services(load_settings(None, **{k.lower(): v for k, v in env.items()}), engine)
-        import_catalog(services.sessions, ROOT / "examples" / "training.yml")
+        import_catalog(services.home.sessions, ROOT / "examples" / "training.yml")
         due = datetime.combine(monday + timedelta(days=3), time(23, 59), UTC)
         for user in crowd:
-            services.training.assign(user, "kubernetes-101", due, None, start)
+            services.home.training.assign(user, "kubernetes-101", due, None, start)
 
         victim: list[subprocess.Popen[bytes]] = []
         kill_after_posts(slack, 10, victim)
         victim.append(scheduler_pass(env, start))
         victim[0].wait(120)
         assert victim[0].returncode == -signal.SIGKILL
-        with services.sessions() as session:
+        with services.home.sessions() as session:
             stuck = session.scalars(select(Nudge).where(Nudge.status == "sending")).all()
         assert len(stuck) == 1, "Slack took a nudge the killed pass never recorded"
 
@@ -140,7 +140,7 @@ def test_a_nudge_run_killed_midway_and_run_again_nudges_everyone_once(
             return sum(m.text.startswith("Reminder:") for m in workspace.messages(dm))
 
         assert {u: nudges(u) for u in crowd} == dict.fromkeys(crowd, 1)
-        with services.sessions() as session:
+        with services.home.sessions() as session:
             statuses = list(session.scalars(select(Nudge.status)))
         assert statuses.count("sent") == len(crowd)
         assert set(statuses) <= {"sent", "pending"}, "only later nudges wait"

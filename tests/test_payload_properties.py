@@ -122,10 +122,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[
                 ws.add_user(user, user[1:].lower().rstrip("0123456789"), tz="UTC")
             ws.add_user(ADMIN, "admin", tz="UTC")
             ws.add_channel(GENERAL, "general", members=[ALICE, BOB, ADMIN])
-            import_catalog(app.services.sessions, CATALOG)
-            modules = [m.key for m in app.services.training.modules()]
-            app.services.training.join(ALICE, modules[0], round_start())
-            assignment = app.services.training.progress(ALICE, round_start())[0].assignment_id
+            import_catalog(app.services.home.sessions, CATALOG)
+            modules = [m.key for m in app.services.home.training.modules()]
+            app.services.home.training.join(ALICE, modules[0], round_start())
+            assignment = app.services.home.training.progress(ALICE, round_start())[0].assignment_id
             open_round(app, round_start())
             survey = invitation(app, ALICE)
             buttons = [e for b in survey.blocks if b["type"] == "actions" for e in b["elements"]]

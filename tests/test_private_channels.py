@@ -46,7 +46,7 @@ def app(
                 page = data / "private" / "board.md"
                 page.parent.mkdir()
                 page.write_text(SECRET_PAGE, encoding="utf-8")
-                running.services.ingestor.ingest(load_tree(page.parent))
+                running.services.home.ingestor.ingest(load_tree(page.parent))
                 running.services.__dict__["membership"] = Membership(ttl=CACHE_SECONDS)
                 yield running
         finally:

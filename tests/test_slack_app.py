@@ -72,7 +72,7 @@ def posts(app: RunningApp, channel: str | None = None) -> list[dict[str, Any]]:
 
 
 def answer_rows(app: RunningApp, channel: str, ts: str) -> list[int]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         answer = session.scalar(
             select(Answer).where(Answer.channel_id == channel, Answer.message_ts == ts)
         )
@@ -158,7 +158,7 @@ def test_a_very_long_query_is_cut_with_a_notice(app: RunningApp) -> None:
     settle(app)
     notices = [r.get("text", "") for r in app.responses()[responses:]]
     assert any("first 2" in n or "characters" in n for n in notices)
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         logged = session.scalars(select(QueryLog.query).order_by(QueryLog.id.desc())).first()
     assert logged is not None and len(logged) <= 300
 
@@ -178,7 +178,7 @@ def test_admin_commands_refuse_non_admins_and_audit_admins(app: RunningApp) -> N
     texts = [blocks_text(r.get("blocks", [])) for r in app.responses()[responses:]]
     assert any("*Questions:*" in t for t in texts)
     assert any("unicorn" in t for t in texts), "the unanswered question shows as a gap"
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         actions = set(session.scalars(select(AuditLog.action).where(AuditLog.actor == ADMIN)))
     assert {"stats.view", "gaps.view"} <= actions
 
@@ -209,7 +209,7 @@ def forgeries(app: RunningApp) -> dict[str, SlackRequest]:
 
 
 def counts(app: RunningApp) -> tuple[int, ...]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         return tuple(
             session.scalar(select(func.count()).select_from(model)) or 0
             for model in (QueryLog, Rating, Document, AuditLog)
@@ -327,7 +327,7 @@ def ask(app: RunningApp, user: str, query: str) -> Any:
 
 
 def ratings_of(app: RunningApp, user: str) -> dict[int, int]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         return dict(
             session.execute(
                 select(Rating.snippet_id, Rating.value).where(Rating.user_id == user)
@@ -446,7 +446,7 @@ def test_add_modal_saves_a_snippet_and_who_finds_its_author(app: RunningApp) -> 
     assert good.status == 200
     dm = app.workspace.dm_channel("UBOB0001")
     wait_for(lambda: any("Saved to Lepton" in m.text for m in app.workspace.messages(dm)))
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         doc = session.scalar(select(Document).where(Document.title.like("Rotating the staging%")))
         assert doc is not None and doc.author_user_id == "UBOB0001"
     responses = len(app.responses())
@@ -489,7 +489,7 @@ def test_save_shortcut_keeps_private_channel_snippets_private(app: RunningApp) -
 
 
 def _document(app: RunningApp, title: str) -> Document | None:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         return session.scalar(select(Document).where(Document.title == title))
 
 
@@ -510,7 +510,7 @@ def test_forget_me_confirms_then_deletes(app: RunningApp) -> None:
     answer = ask(app, "UCAROL01", "sick leave policy")
     press(app, "UCAROL01", answer, "rate_up", str(answer_rows(app, "CGENERAL", answer.ts)[0]))
     wait_for(lambda: ratings_of(app, "UCAROL01"))
-    app.services.feedback.refresh(force=True)
+    app.services.home.feedback.refresh(force=True)
     assert "UCAROL01" in saved_fit_strings(app), "her taste is in the saved fit"
     responses = len(app.responses())
     app.command(actor("UCAROL01"), "forget-me")
@@ -533,7 +533,7 @@ def test_forget_me_confirms_then_deletes(app: RunningApp) -> None:
     )
     wait_for(lambda: any("Done" in r.get("text", "") for r in app.responses()[responses:]))
     assert not ratings_of(app, "UCAROL01")
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         assert not session.scalar(
             select(func.count()).select_from(QueryLog).where(QueryLog.user_id == "UCAROL01")
         )

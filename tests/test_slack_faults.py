@@ -155,7 +155,7 @@ class Question:
 
     def recorded(self, app: RunningApp) -> list[tuple[str, str]]:
         """Answers recorded as shown to this person: (channel, message ts)."""
-        with app.services.sessions() as session:
+        with app.services.home.sessions() as session:
             rows = session.execute(
                 select(Answer.channel_id, Answer.message_ts).where(
                     Answer.asker_user_id == self.user
@@ -164,7 +164,7 @@ class Question:
         return [(str(c), str(t)) for c, t in rows]
 
     def logged(self, app: RunningApp) -> int:
-        with app.services.sessions() as session:
+        with app.services.home.sessions() as session:
             count = session.scalar(select(func.count()).where(QueryLog.user_id == self.user))
         return int(count or 0)
 
@@ -307,7 +307,7 @@ class World:
     services: Services
 
     def tick(self, now: datetime) -> None:
-        self.services.scheduled_work(now)
+        self.services.home.scheduled_work(now)
 
     def run(self, start: datetime, until: timedelta, every: timedelta) -> None:
         moment = start
@@ -340,7 +340,7 @@ def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
             lepton_send_lease_seconds=60,
         )
         services = Services(settings, engine)
-        import_catalog(services.sessions, CATALOG)
+        import_catalog(services.home.sessions, CATALOG)
         yield World(slack, workspace, services)
 
 
@@ -356,7 +356,7 @@ class Outgoing:
         return [m for m in world.workspace.messages(self.channel) if m.user == BOT and not m.files]
 
     def row(self, world: World) -> SendState:
-        with world.services.sessions() as session:
+        with world.services.home.sessions() as session:
             found = session.scalars(
                 select(self.model).where(self.which).order_by(self.model.id)  # type: ignore[attr-defined]
             ).first()
@@ -366,7 +366,7 @@ class Outgoing:
 
 def _assign(world: World, user: str, due: date) -> None:
     at = START - timedelta(days=1)
-    world.services.training.assign(
+    world.services.home.training.assign(
         user, "kubernetes-101", datetime.combine(due, clock(23, 59), UTC), None, at
     )
 
@@ -382,8 +382,8 @@ def a_training_digest(world: World) -> Outgoing:
 
 
 def a_survey_digest(world: World) -> Outgoing:
-    world.services.surveys.start("pulse", START - timedelta(hours=1))
-    world.services.surveys.close("pulse", START)
+    world.services.home.surveys.start("pulse", START - timedelta(hours=1))
+    world.services.home.surveys.close("pulse", START)
     return Outgoing(SURVEY_LEADS, SurveyDigestPost, SurveyDigestPost.part == "summary")
 
 

@@ -79,15 +79,15 @@ def test_no_respondent_can_be_picked_out_of_the_database_logs_or_digest(
     for user, choice in choices.items():
         world.answer(user, opened, workload=choice)
         world.comment(user, opened, comments[user])
-    world.services.surveys.close("pulse", opened)
+    world.services.home.surveys.close("pulse", opened)
     world.run(opened, 2)
-    (closed,) = [r.id for r in world.services.surveys.rounds("pulse") if r.closed_at]
+    (closed,) = [r.id for r in world.services.home.surveys.rounds("pulse") if r.closed_at]
 
     with world.engine.connect() as conn:
         query = text("SELECT * FROM survey_responses WHERE round_id = :r")
         rows = conn.execute(query, {"r": closed})
         responses = [dict(r._mapping) for r in rows]
-    with world.services.sessions() as session:
+    with world.services.home.sessions() as session:
         segment_of = dict(
             session.execute(
                 select(SurveyDelivery.user_id, SurveyDelivery.segment).where(

@@ -71,7 +71,7 @@ def app(engine: Engine, tmp_path: Path, embedder: Any) -> Iterator[RunningApp]:
         ws.add_user(ADMIN, "admin", tz="UTC")
         ws.add_channel("CGENERAL", "general", members=list(ZONES))
         ws.add_channel(LEADS, "people-leads", members=[ADMIN])
-        assert running.services.surveys.definitions(), "the survey file was stored"
+        assert running.services.home.surveys.definitions(), "the survey file was stored"
         yield running
 
 
@@ -96,8 +96,8 @@ def run_command(app: RunningApp, user: str, text: str) -> str:
 
 def open_round(app: RunningApp, now: datetime) -> int:
     """Start a round and run the scheduler once: the invitations go out."""
-    started = app.services.surveys.start("pulse", now)
-    app.services.scheduled_work(now)
+    started = app.services.home.surveys.start("pulse", now)
+    app.services.home.scheduled_work(now)
     return started.id
 
 
@@ -163,13 +163,13 @@ def style(message: Message, action_id: str) -> str | None:
 
 
 def response_rows(app: RunningApp) -> list[dict[str, Any]]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         table = SurveyResponse.__table__
         return [dict(row._mapping) for row in session.execute(select(table))]
 
 
 def deliveries(app: RunningApp, round_id: int) -> dict[str, SurveyDelivery]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         rows = session.scalars(select(SurveyDelivery).where(SurveyDelivery.round_id == round_id))
         return {d.user_id: d for d in rows}
 
@@ -315,7 +315,7 @@ def test_a_comment_button_from_someone_elses_dm_shows_nothing(app: RunningApp) -
 def test_the_comment_button_of_a_closed_round_says_it_closed(app: RunningApp) -> None:
     start = round_start()
     open_round(app, start)
-    app.services.surveys.close("pulse", start + timedelta(hours=1))
+    app.services.home.surveys.close("pulse", start + timedelta(hours=1))
     before = len(app.responses())
     press(app, CAROL, invitation(app, CAROL), "survey_comment")
     wait_for(lambda: len(app.responses()) > before)
@@ -330,22 +330,22 @@ def test_a_reminder_goes_to_those_who_have_not_answered(app: RunningApp) -> None
     start = round_start()
     open_round(app, start)
     answer(app, ALICE, "workload", 4, "Agree")
-    last_call = start + app.services.surveys.definition("pulse").window - REMINDER_LEAD
-    report = app.services.scheduled_work(last_call).surveys
+    last_call = start + app.services.home.surveys.definition("pulse").window - REMINDER_LEAD
+    report = app.services.home.scheduled_work(last_call).surveys
     assert report.reminders.sent == 3
     for user in (BOB, CAROL, DAVE):
         latest = app.workspace.messages(app.workspace.dm_channel(user))[-1]
         assert "A reminder:" in latest.text and "Team pulse" in latest.text
         assert invitation(app, user).ts.replace(".", "") in latest.text, "links the survey"
     assert app.workspace.messages(app.workspace.dm_channel(ALICE))[-1].text.startswith("Team pulse")
-    assert app.services.scheduled_work(last_call).surveys.reminders.sent == 0
+    assert app.services.home.scheduled_work(last_call).surveys.reminders.sent == 0
 
 
 def test_after_the_round_closes_a_press_records_nothing(app: RunningApp) -> None:
     start = round_start()
     open_round(app, start)
     answer(app, CAROL, "workload", 5, "Strongly agree")
-    app.services.surveys.close("pulse", start + timedelta(hours=1))
+    app.services.home.surveys.close("pulse", start + timedelta(hours=1))
     rows = response_rows(app)
     message = invitation(app, CAROL)
     before = len(app.responses())
@@ -364,7 +364,7 @@ def test_closed_message_names_the_day_the_round_was_closed(app: RunningApp) -> N
     start = round_start()
     open_round(app, start)
     closed = start + timedelta(hours=1)
-    app.services.surveys.close("pulse", closed)
+    app.services.home.surveys.close("pulse", closed)
     before = len(app.responses())
     press(app, CAROL, invitation(app, CAROL), "survey_answer:workload:1")
     wait_for(lambda: len(app.responses()) > before)
@@ -381,7 +381,7 @@ def test_opting_out_skips_later_rounds_and_opting_in_restores_them(app: RunningA
     assert not app.workspace.messages(app.workspace.dm_channel(DAVE))
     assert "opted out of surveys" in open_home(app, DAVE)
 
-    app.services.surveys.close("pulse", start + timedelta(minutes=1))
+    app.services.home.surveys.close("pulse", start + timedelta(minutes=1))
     assert "Welcome back" in run_command(app, DAVE, "survey optin")
     assert "already getting" in run_command(app, DAVE, "survey optin")
     second = open_round(app, start + timedelta(minutes=2))
@@ -392,11 +392,11 @@ def test_opting_out_skips_later_rounds_and_opting_in_restores_them(app: RunningA
 def test_opting_out_after_planning_skips_the_unsent_invitation(app: RunningApp) -> None:
     noon = round_start()
     early = noon - timedelta(hours=6)  # before 09:00 in every zone: planned, nothing sent
-    started = app.services.surveys.start("pulse", early)
-    app.services.scheduled_work(early)
+    started = app.services.home.surveys.start("pulse", early)
+    app.services.home.scheduled_work(early)
     assert {d.status for d in deliveries(app, started.id).values()} == {"pending"}
     assert "will not get Lepton surveys" in run_command(app, DAVE, "survey optout")
-    app.services.scheduled_work(noon)
+    app.services.home.scheduled_work(noon)
     sent = deliveries(app, started.id)
     assert sent[DAVE].status == "skipped"
     assert not app.workspace.messages(app.workspace.dm_channel(DAVE))
@@ -406,12 +406,12 @@ def test_opting_out_after_planning_skips_the_unsent_invitation(app: RunningApp) 
 def test_survey_admin_commands_refuse_members_and_are_audited(app: RunningApp) -> None:
     refused = run_command(app, ALICE, "survey start pulse")
     assert "`/lepton survey start` is for Lepton admins" in refused
-    assert app.services.surveys.rounds("pulse") == []
+    assert app.services.home.surveys.rounds("pulse") == []
     assert "Did you mean `start`?" in run_command(app, ADMIN, "survey strat pulse")
     assert "never run" in run_command(app, ADMIN, "survey list")
 
     assert "Round 1 of `pulse` is open" in run_command(app, ADMIN, "survey start pulse")
-    assert [r.number for r in app.services.surveys.rounds("pulse")] == [1]
+    assert [r.number for r in app.services.home.surveys.rounds("pulse")] == [1]
     assert "already has an open round" in run_command(app, ADMIN, "survey start pulse")
     listed = run_command(app, ADMIN, "survey list")
     assert "`pulse`" in listed and "round 1 open until" in listed
@@ -425,7 +425,7 @@ def test_survey_admin_commands_refuse_members_and_are_audited(app: RunningApp) -
     assert "has no open round" in run_command(app, ADMIN, "survey close pulse")
     assert "no survey `nope`" in run_command(app, ADMIN, "survey show nope")
 
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         audited = session.execute(
             select(AuditLog.actor, AuditLog.action, AuditLog.target).order_by(AuditLog.id)
         ).all()
@@ -468,7 +468,7 @@ def test_a_closed_round_posts_its_digest_and_trend_chart(app: RunningApp) -> Non
 
     closed = run_command(app, ADMIN, "survey close pulse")
     assert "Round 1 of `pulse` is closed: 3 of 4 answered" in closed
-    report = app.services.scheduled_work(datetime.now(UTC)).surveys
+    report = app.services.home.scheduled_work(datetime.now(UTC)).surveys
     assert report.digests.sent == 2
     digest = [m for m in app.workspace.messages(LEADS) if m.blocks]
     assert len(digest) == 1
@@ -480,7 +480,7 @@ def test_a_closed_round_posts_its_digest_and_trend_chart(app: RunningApp) -> Non
     charts = [u for u in app.workspace.uploads() if u.data and u.data.startswith(b"\x89PNG")]
     assert len(charts) == 1 and charts[0].channels == (LEADS,)
     posted, uploaded = len(app.workspace.messages(LEADS)), len(app.workspace.uploads())
-    assert app.services.scheduled_work(datetime.now(UTC)).surveys.digests.sent == 0
+    assert app.services.home.scheduled_work(datetime.now(UTC)).surveys.digests.sent == 0
     assert (len(app.workspace.messages(LEADS)), len(app.workspace.uploads())) == (
         posted,
         uploaded,

@@ -65,7 +65,7 @@ class World:
     engine: Engine
 
     def tick(self, now: datetime) -> Any:
-        return self.services.scheduled_work(now)
+        return self.services.home.scheduled_work(now)
 
     def run(self, start: datetime, hours: int) -> None:
         for hour in range(hours + 1):
@@ -82,7 +82,7 @@ class World:
         (message,) = self.invitations(user)
         value = next(_values(message))
         for question, choice in answers.items():
-            self.services.surveys.answers.record(
+            self.services.home.surveys.answers.record(
                 value["r"],
                 user,
                 value["t"],
@@ -94,7 +94,7 @@ class World:
     def comment(self, user: str, now: datetime, words: str) -> None:
         (message,) = self.invitations(user)
         value = next(_values(message))
-        self.services.surveys.answers.record(
+        self.services.home.surveys.answers.record(
             value["r"], user, value["t"], now, comment=words, message=(message.channel, message.ts)
         )
 
@@ -103,7 +103,7 @@ def invite_everyone(world: World) -> datetime:
     """Open a round by hand early on MONDAY and run the day: everyone is asked at their 10:00.
     Returns a moment (Tuesday 12:00 UTC) when the round is open and everyone was asked."""
     start = datetime.combine(MONDAY, time(), UTC)
-    world.services.surveys.start("pulse", start)
+    world.services.home.surveys.start("pulse", start)
     world.run(start, 24)
     return start + timedelta(hours=36)
 
@@ -231,7 +231,7 @@ def test_a_full_round_across_time_zones(world: World) -> None:
     world.run(start, 30)
     for user, tz in PEOPLE.items():
         (invitation,) = world.invitations(user)
-        with world.services.sessions() as session:
+        with world.services.home.sessions() as session:
             sent = session.scalars(
                 select(SurveyDelivery.sent_at).where(SurveyDelivery.user_id == user)
             ).one()
@@ -240,7 +240,7 @@ def test_a_full_round_across_time_zones(world: World) -> None:
         assert "Fortnightly pulse" in invitation.text
     for nobody in ("UBOT2", "UGONE", "UELSE"):  # a bot, a deactivated account, a non-member
         assert world.dm(nobody) == [], nobody
-    with world.services.sessions() as session:
+    with world.services.home.sessions() as session:
         asked = set(session.scalars(select(SurveyDelivery.user_id)))
     assert asked == set(PEOPLE)
 
@@ -260,7 +260,7 @@ def test_a_full_round_across_time_zones(world: World) -> None:
         "UCARA": 0,
         "UDAN": 1,
     }
-    with world.services.sessions() as session:
+    with world.services.home.sessions() as session:
         (reminded_at,) = session.scalars(
             select(SurveyReminder.sent_at).where(SurveyReminder.status == "sent")
         ).all()
@@ -293,7 +293,7 @@ def test_a_saturday_round_is_sent_on_monday(engine: Engine, tmp_path: Path) -> N
         world = _world(engine, tmp_path, slack, day="sat")
         saturday = datetime.combine(MONDAY + timedelta(days=5), time(), UTC)  # an odd ISO week
         world.run(saturday, 72)
-        with world.services.sessions() as session:
+        with world.services.home.sessions() as session:
             sent = session.scalars(select(SurveyDelivery.sent_at)).all()
         assert len(sent) == len(PEOPLE)
         assert {s.astimezone(UTC).date() for s in sent} == {MONDAY + timedelta(days=7)}
@@ -304,7 +304,7 @@ def test_too_few_answers_show_nothing_but_the_response_rate(world: World) -> Non
     world.answer("UAIKO", opened, workload=1, enps=0)
     world.comment("UAIKO", opened, "My manager ignores everything I say")
     world.answer("UBEN", opened, workload=2)
-    world.services.surveys.close("pulse", opened + timedelta(hours=1))
+    world.services.home.surveys.close("pulse", opened + timedelta(hours=1))
     world.tick(opened + timedelta(hours=1))
     (summary,) = world.workspace.messages(LEADS)
     shown = json.dumps(summary.blocks) + summary.text
@@ -318,7 +318,7 @@ def test_answers_are_refused_from_the_wrong_message_and_after_closing(world: Wor
     opened = invite_everyone(world)
     (mine,) = world.invitations("UAIKO")
     value = next(_values(mine))
-    surveys = world.services.surveys
+    surveys = world.services.home.surveys
     with pytest.raises(SurveyError, match="not sent to you"):
         surveys.answers.record(
             value["r"],
@@ -333,12 +333,12 @@ def test_answers_are_refused_from_the_wrong_message_and_after_closing(world: Wor
     surveys.close("pulse", opened)
     with pytest.raises(SurveyError, match="closed"):
         world.answer("UAIKO", opened, workload=3)
-    with world.services.sessions() as session:
+    with world.services.home.sessions() as session:
         assert session.scalars(select(SurveyResponse)).all() == []
 
 
 def test_opted_out_people_are_not_asked_and_can_opt_back_in(world: World) -> None:
-    surveys = world.services.surveys
+    surveys = world.services.home.surveys
     assert surveys.answers.opt_out("UBEN") and not surveys.answers.opt_out("UBEN")
     start = datetime.combine(MONDAY, time(), UTC)
     surveys.start("pulse", start)
@@ -388,12 +388,12 @@ def test_slack_429_and_500_never_duplicate_or_drop_an_invitation(world: World) -
 
     world.slack.on("conversations.open", disabled)
     start = datetime.combine(MONDAY, time(), UTC)
-    world.services.surveys.start("pulse", start)
+    world.services.home.surveys.start("pulse", start)
     for minutes in range(0, 24 * 60, 10):
         world.tick(start + timedelta(minutes=minutes))
     for user in PEOPLE:
         assert len(world.invitations(user)) == 1, user
-    info = world.services.surveys.rounds("pulse")[0]
+    info = world.services.home.surveys.rounds("pulse")[0]
     assert (info.asked, info.failed, info.pending) == (4, 1, 0)
 
 
@@ -404,7 +404,7 @@ def test_two_workers_at_once_send_each_invitation_once(engine: Engine, tmp_path:
             world.workspace.add_user(f"UMANY{n:03d}", f"many{n}", tz=BERLIN)
             world.workspace.add_member("C0GENERAL", f"UMANY{n:03d}")
         opened = datetime.combine(MONDAY, time(14), UTC)  # 15:00 in Berlin
-        world.services.surveys.start("pulse", opened)
+        world.services.home.surveys.start("pulse", opened)
         other_engine = create_db_engine(engine.url.render_as_string(hide_password=False))
         other = Services(world.services.settings, other_engine)
         barrier = threading.Barrier(2)
@@ -414,7 +414,7 @@ def test_two_workers_at_once_send_each_invitation_once(engine: Engine, tmp_path:
             try:
                 barrier.wait()
                 for minutes in range(3):
-                    services.scheduled_work(opened + timedelta(minutes=minutes))
+                    services.home.scheduled_work(opened + timedelta(minutes=minutes))
             except BaseException as error:
                 errors.append(error)
 
@@ -436,7 +436,7 @@ def test_a_claim_left_by_a_killed_worker_is_finished_without_a_second_message(
     """Posted, then the process died before writing it down: the next worker finds the
     message in Slack by its metadata instead of posting again."""
     opened = datetime.combine(MONDAY, time(16), UTC)  # Berlin 17:00, New York 11:00
-    world.services.surveys.start("pulse", opened)
+    world.services.home.surveys.start("pulse", opened)
     post = world.slack.handler("chat.postMessage")
     assert post is not None
 
@@ -447,7 +447,9 @@ def test_a_claim_left_by_a_killed_worker_is_finished_without_a_second_message(
     world.slack.on("chat.postMessage", post_then_die)
     world.tick(opened)
     world.slack.on("chat.postMessage", post)
-    with world.services.sessions() as session:  # as a worker killed right after posting left it
+    with (
+        world.services.home.sessions() as session
+    ):  # as a worker killed right after posting left it
         session.execute(
             update(SurveyDelivery)
             .where(SurveyDelivery.attempts > 0)
@@ -458,16 +460,16 @@ def test_a_claim_left_by_a_killed_worker_is_finished_without_a_second_message(
     world.tick(opened + timedelta(minutes=2))
     for user in ("UBEN", "UCARA", "UDAN"):
         assert len(world.invitations(user)) == 1, user
-    assert world.services.surveys.rounds("pulse")[0].asked == 3
+    assert world.services.home.surveys.rounds("pulse")[0].asked == 3
 
 
 def test_responses_cannot_be_ordered_or_keyed_back_to_people_after_closing(world: World) -> None:
     opened = invite_everyone(world)
     for n, user in enumerate(PEOPLE):
         world.answer(user, opened, workload=n + 1)
-    with world.services.sessions() as session:
+    with world.services.home.sessions() as session:
         before = {r.id for r in session.scalars(select(SurveyResponse))}
-    world.services.surveys.close("pulse", opened)
+    world.services.home.surveys.close("pulse", opened)
     with world.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM survey_responses"))]
     assert len(rows) == len(PEOPLE)
@@ -499,10 +501,10 @@ def test_a_worker_process_killed_mid_round_and_restarted_asks_everyone_once(
             world.workspace.add_user(user, user.lower(), tz=BERLIN)
             world.workspace.add_member("C0GENERAL", user)
         now = datetime.now(UTC)
-        surveys = world.services.surveys
+        surveys = world.services.home.surveys
         info = surveys.start("pulse", now)
         surveys.plan(info.id, _Everyone(crowd), now)
-        with world.services.sessions() as session:  # due now, whatever the weekday
+        with world.services.home.sessions() as session:  # due now, whatever the weekday
             session.execute(update(SurveyDelivery).values(not_before=now))
             session.commit()
         env = {
@@ -521,7 +523,7 @@ def test_a_worker_process_killed_mid_round_and_restarted_asks_everyone_once(
         try:
             workers[0].wait(60)
             assert workers[0].returncode == -signal.SIGKILL
-            with world.services.sessions() as session:
+            with world.services.home.sessions() as session:
                 left = session.scalars(
                     select(SurveyDelivery).where(SurveyDelivery.status == "sending")
                 ).all()
@@ -533,7 +535,7 @@ def test_a_worker_process_killed_mid_round_and_restarted_asks_everyone_once(
                 process.kill()
                 process.wait()
         assert {u: len(world.invitations(u)) for u in crowd} == dict.fromkeys(crowd, 1)
-        with world.services.sessions() as session:
+        with world.services.home.sessions() as session:
             statuses = set(session.scalars(select(SurveyDelivery.status)))
         assert statuses == {"sent"}
 

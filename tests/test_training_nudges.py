@@ -43,14 +43,14 @@ class World:
 
     def run(self, start: datetime, hours: int) -> None:
         for hour in range(hours + 1):
-            self.services.scheduled_work(start + timedelta(hours=hour))
+            self.services.home.scheduled_work(start + timedelta(hours=hour))
 
     def nudges(self, user: str) -> list[Any]:
         dm = self.workspace.dm_channel(user)
         return [m for m in self.workspace.messages(dm) if m.text.startswith("Reminder:")]
 
     def sent_at(self, user: str) -> list[datetime]:
-        with self.services.sessions() as session:
+        with self.services.home.sessions() as session:
             return list(
                 session.scalars(
                     select(Nudge.sent_at)
@@ -78,12 +78,14 @@ def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
             lepton_send_lease_seconds=60,
         )
         services = Services(settings, engine)
-        import_catalog(services.sessions, EXAMPLE_CATALOG)
+        import_catalog(services.home.sessions, EXAMPLE_CATALOG)
         yield World(slack, workspace, services)
 
 
 def assign(world: World, user: str, module: str, due: date, at: datetime) -> None:
-    world.services.training.assign(user, module, datetime.combine(due, time(23, 59), UTC), None, at)
+    world.services.home.training.assign(
+        user, module, datetime.combine(due, time(23, 59), UTC), None, at
+    )
 
 
 def local(moment: datetime, tz: str) -> datetime:
@@ -128,9 +130,9 @@ def test_snoozed_training_waits_then_gets_one_nudge(world: World) -> None:
     assign(world, "UBEN", "kubernetes-101", MONDAY + timedelta(days=3), start)
     world.run(start, 4)
     assert len(world.nudges("UBEN")) == 1
-    [assignment] = [v for v in world.services.training.progress("UBEN", start)]
+    [assignment] = [v for v in world.services.home.training.progress("UBEN", start)]
     snoozed_at = start + timedelta(hours=4)
-    world.services.training.snooze("UBEN", assignment.assignment_id, 3, snoozed_at)
+    world.services.home.training.snooze("UBEN", assignment.assignment_id, 3, snoozed_at)
     world.run(snoozed_at, 24 * 6)
     days = [local(s, BERLIN) for s in world.sent_at("UBEN")]
     assert [d.date() for d in days] == [MONDAY, date(2026, 12, 3), date(2026, 12, 4)]
@@ -143,9 +145,9 @@ def test_nothing_after_completion_even_for_a_nudge_already_planned(world: World)
     assign(world, "UBEN", "kubernetes-101", MONDAY + timedelta(days=3), start)
     world.run(start, 4)
     assert len(world.nudges("UBEN")) == 1
-    with world.services.sessions() as session:
+    with world.services.home.sessions() as session:
         assert session.scalars(select(Nudge).where(Nudge.status == "pending")).all()
-    world.services.training.complete("UBEN", "kubernetes-101", start + timedelta(hours=5))
+    world.services.home.training.complete("UBEN", "kubernetes-101", start + timedelta(hours=5))
     world.run(start + timedelta(hours=5), 24 * 20)
     assert len(world.nudges("UBEN")) == 1
 
@@ -183,7 +185,7 @@ def test_workers_racing_or_dying_send_each_nudge_once(world: World, engine: Engi
         try:
             barrier.wait()
             for minutes in range(0, 30, 2):
-                services.scheduled_work(start + timedelta(minutes=minutes))
+                services.home.scheduled_work(start + timedelta(minutes=minutes))
         except BaseException as error:
             errors.append(error)
 
@@ -193,18 +195,18 @@ def test_workers_racing_or_dying_send_each_nudge_once(world: World, engine: Engi
     for thread in threads:
         thread.join(180)
         assert not thread.is_alive()
-    with world.services.sessions() as session:  # a worker killed mid-send left this claim
+    with world.services.home.sessions() as session:  # a worker killed mid-send left this claim
         session.execute(
             update(Nudge)
             .where(Nudge.user_id == crowd[0], Nudge.status == "sent")
             .values(status="sending", claimed_at=start - timedelta(hours=2))
         )
         session.commit()
-    world.services.scheduled_work(start + timedelta(minutes=45))
+    world.services.home.scheduled_work(start + timedelta(minutes=45))
     other_engine.dispose()
     assert errors == []
     assert {u: len(world.nudges(u)) for u in crowd} == dict.fromkeys(crowd, 1)
-    with world.services.sessions() as session:
+    with world.services.home.sessions() as session:
         first = session.scalars(select(Nudge.status).where(Nudge.user_id == crowd[0])).all()
         sending = session.scalars(select(Nudge).where(Nudge.status == "sending")).all()
     assert "sent" in first and sending == [], "the dead worker's claim was finished"
@@ -215,12 +217,12 @@ def test_the_weekly_digest_counts_without_naming_anyone(world: World) -> None:
     assign(world, "UAIKO", "kubernetes-101", MONDAY + timedelta(days=5), friday)
     assign(world, "UBEN", "kubernetes-101", MONDAY - timedelta(days=1), friday)
     assign(world, "UCARA", "kubernetes-101", MONDAY + timedelta(days=5), friday)
-    world.services.training.complete("UAIKO", "kubernetes-101", friday)
-    world.services.scheduled_work(friday)
+    world.services.home.training.complete("UAIKO", "kubernetes-101", friday)
+    world.services.home.scheduled_work(friday)
     assert world.workspace.messages(LEADS) == [], "too late in the week for its digest"
     monday = datetime.combine(MONDAY, time(9, 30), UTC)
-    world.services.scheduled_work(monday)
-    world.services.scheduled_work(monday + timedelta(hours=1))
+    world.services.home.scheduled_work(monday)
+    world.services.home.scheduled_work(monday + timedelta(hours=1))
     summary, chart = world.workspace.messages(LEADS)
     shown = json.dumps(summary.blocks)
     assert "Kubernetes 101" in shown and "1 of 3 done, 1 overdue" in shown

@@ -67,7 +67,7 @@ def app(
         ws.add_channel("CPLATFRM", "platform", members=[CAROL, DAVE, HELPER_BOT])
         ws.add_channel(LEADS, "training-leads", members=[ADMIN])
         ws.add_channel(MANAGERS, "managers", members=[ADMIN], bot_member=False)
-        import_catalog(running.services.sessions, CATALOG)
+        import_catalog(running.services.home.sessions, CATALOG)
         yield running
 
 
@@ -96,7 +96,7 @@ def run_command(app: RunningApp, user: str, text: str) -> str:
 
 def assignments(app: RunningApp, user: str) -> dict[str, Assignment]:
     """The person's assignments by module key."""
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         rows = session.execute(
             select(Assignment, TrainingModule.key)
             .join(TrainingModule, TrainingModule.id == Assignment.module_id)
@@ -107,7 +107,7 @@ def assignments(app: RunningApp, user: str) -> dict[str, Assignment]:
 
 
 def audit_rows(app: RunningApp) -> list[tuple[str, str, str | None]]:
-    with app.services.sessions() as session:
+    with app.services.home.sessions() as session:
         rows = session.execute(
             select(AuditLog.actor, AuditLog.action, AuditLog.target).order_by(AuditLog.id)
         ).all()
@@ -116,7 +116,7 @@ def audit_rows(app: RunningApp) -> list[tuple[str, str, str | None]]:
 
 def assign(app: RunningApp, user: str, module: str, due: datetime, now: datetime) -> int:
     """Assign straight through the service (for a due date relative to the test's `now`)."""
-    app.services.training.assign(user, module, due, ADMIN, now)
+    app.services.home.training.assign(user, module, due, ADMIN, now)
     return assignments(app, user)[module].id
 
 
@@ -312,7 +312,7 @@ def test_done_on_a_nudge_completes_it_and_ends_the_nudges(app: RunningApp) -> No
     now = nudge_start()
     for user in (ALICE, BOB):
         assign(app, user, "monitoring-101", due_in(now, 3), now)
-    report = app.services.scheduled_work(now).training
+    report = app.services.home.scheduled_work(now).training
     assert report is not None and report.nudges.sent == 2
     (nudge,) = nudges(app, ALICE)
     text = blocks_text(nudge.blocks)
@@ -344,7 +344,7 @@ def test_done_on_a_nudge_completes_it_and_ends_the_nudges(app: RunningApp) -> No
     assert assignments(app, ALICE)["monitoring-101"].snoozed_until is None
 
     for day in range(1, 8):
-        app.services.scheduled_work(now + timedelta(days=day))
+        app.services.home.scheduled_work(now + timedelta(days=day))
     assert len(nudges(app, ALICE)) == 1, "no nudge about finished training"
     assert len(nudges(app, BOB)) > 1, "Bob, who did not finish, is nudged again"
 
@@ -352,7 +352,7 @@ def test_done_on_a_nudge_completes_it_and_ends_the_nudges(app: RunningApp) -> No
 def test_snooze_on_a_nudge_quiets_it_for_three_days(app: RunningApp) -> None:
     now = nudge_start()
     assign(app, CAROL, "monitoring-101", due_in(now, 3), now)
-    app.services.scheduled_work(now)
+    app.services.home.scheduled_work(now)
     (nudge,) = nudges(app, CAROL)
     press(app, CAROL, nudge, "train_snooze:3")
     wait_for(lambda: "Snoozed" in current(app, nudge).text)
@@ -369,7 +369,7 @@ def test_snooze_on_a_nudge_quiets_it_for_three_days(app: RunningApp) -> None:
     for day in range(1, 12):
         for hour in (time(12), time(15, 30)):
             moment = datetime.combine(now.date() + timedelta(days=day), hour, UTC)
-            app.services.scheduled_work(moment)
+            app.services.home.scheduled_work(moment)
             if woke is None and len(nudges(app, CAROL)) > 1:
                 woke = moment
     assert woke is not None and woke >= until, "quiet while snoozed"
@@ -382,7 +382,7 @@ def test_snoozing_someone_elses_assignment_is_refused(app: RunningApp) -> None:
     now = nudge_start()
     alices = assign(app, ALICE, "monitoring-101", due_in(now, 3), now)
     assign(app, BOB, "monitoring-101", due_in(now, 3), now)
-    app.services.scheduled_work(now)
+    app.services.home.scheduled_work(now)
     (bobs,) = nudges(app, BOB)
     forged = json.dumps({"a": alices, "m": "monitoring-101"})
     before = len(app.responses())
@@ -424,7 +424,7 @@ def test_join_done_and_modules_for_learners(app: RunningApp) -> None:
     modules = run_command(app, DAVE, "train modules")
     assert "• `kubernetes-101` Kubernetes 101" in modules
     assert "• `security-basics` Security basics" in modules
-    assert modules.count("• `") == len(app.services.training.modules()) > 10
+    assert modules.count("• `") == len(app.services.home.training.modules()) > 10
     assert "Did you mean `join`?" in run_command(app, DAVE, "train jion kubernetes-101")
 
 
@@ -432,7 +432,7 @@ def test_suggestions_follow_searches_and_enrol_in_one_click(app: RunningApp) -> 
     assert app.command(actor(ALICE), "find how do I deploy to kubernetes").status == 200
 
     def searched() -> bool:
-        with app.services.sessions() as session:
+        with app.services.home.sessions() as session:
             return session.scalar(select(QueryLog.id).where(QueryLog.user_id == ALICE)) is not None
 
     wait_for(searched)
@@ -493,9 +493,9 @@ def test_app_home_lists_training_and_done_there_completes_it(app: RunningApp) ->
 
 
 def test_enrol_from_the_app_home_dms_and_refreshes_it(app: RunningApp) -> None:
-    app.services.training.complete(BOB, "monitoring-101", datetime.now(UTC))
-    app.services.training.complete(CAROL, "monitoring-101", datetime.now(UTC))
-    app.services.training.complete(CAROL, "incident-response", datetime.now(UTC))
+    app.services.home.training.complete(BOB, "monitoring-101", datetime.now(UTC))
+    app.services.home.training.complete(CAROL, "monitoring-101", datetime.now(UTC))
+    app.services.home.training.complete(CAROL, "incident-response", datetime.now(UTC))
     open_home(app, DAVE)
     block_id, enrol = button(home_blocks(app, DAVE), "train_enrol")
     key = json.loads(enrol["value"])["m"]
@@ -530,8 +530,8 @@ def test_admin_digest_shows_counts_and_names_nobody(app: RunningApp) -> None:
     now = datetime.now(UTC)
     for user in (ALICE, BOB, CAROL):
         assign(app, user, "kubernetes-101", due_in(now, 4), now)
-    app.services.training.complete(ALICE, "kubernetes-101", now)
-    app.services.training.join(DAVE, "monitoring-101", now)
+    app.services.home.training.complete(ALICE, "kubernetes-101", now)
+    app.services.home.training.join(DAVE, "monitoring-101", now)
     digest = command_reply(app, ADMIN, "train digest")
     text = reply_text(digest)
     week = f"{now.isocalendar().year}-W{now.isocalendar().week:02d}"
@@ -552,7 +552,7 @@ def last_monday() -> datetime:
 @pytest.mark.parametrize("extra_settings", [{"lepton_training_digest_channels": "#training-leads"}])
 def test_weekly_digest_posts_a_summary_and_a_chart_once(app: RunningApp) -> None:
     monday = last_monday()
-    training = app.services.training
+    training = app.services.home.training
     before = monday - timedelta(days=2)
     for user in (ALICE, BOB, CAROL):
         training.assign(user, "kubernetes-201", due_in(monday, 10), ADMIN, before)
@@ -560,10 +560,10 @@ def test_weekly_digest_posts_a_summary_and_a_chart_once(app: RunningApp) -> None
     training.assign(DAVE, "git-workflow", before, ADMIN, monday - timedelta(days=9))
     training.complete(ALICE, "kubernetes-101", monday - timedelta(hours=1))
 
-    assert app.services.scheduled_work(monday - timedelta(hours=1)).training is not None
+    assert app.services.home.scheduled_work(monday - timedelta(hours=1)).training is not None
     assert not app.workspace.messages(LEADS), "nothing before Monday 09:00 UTC"
 
-    report = app.services.scheduled_work(monday).training
+    report = app.services.home.scheduled_work(monday).training
     assert report is not None and report.digests.sent == 2
     summaries = [m for m in app.workspace.messages(LEADS) if m.blocks]
     assert len(summaries) == 1
@@ -578,7 +578,7 @@ def test_weekly_digest_posts_a_summary_and_a_chart_once(app: RunningApp) -> None
     assert len(charts) == 1 and charts[0].channels == (LEADS,)
     posted = len(app.workspace.messages(LEADS))
 
-    again = app.services.scheduled_work(monday + timedelta(hours=2)).training
+    again = app.services.home.scheduled_work(monday + timedelta(hours=2)).training
     assert again is not None and again.digests.sent == 0
     assert len(app.workspace.messages(LEADS)) == posted
     assert len(app.workspace.uploads()) == 1
@@ -587,8 +587,8 @@ def test_weekly_digest_posts_a_summary_and_a_chart_once(app: RunningApp) -> None
 @pytest.mark.parametrize("extra_settings", [{"lepton_training_digest_channels": "managers"}])
 def test_weekly_digest_joins_a_public_channel_it_is_not_in(app: RunningApp) -> None:
     monday = last_monday()
-    app.services.training.assign(BOB, "git-workflow", due_in(monday, 5), ADMIN, monday)
-    report = app.services.scheduled_work(monday).training
+    app.services.home.training.assign(BOB, "git-workflow", due_in(monday, 5), ADMIN, monday)
+    report = app.services.home.scheduled_work(monday).training
     assert report is not None and report.digests.sent == 2
     assert app.workspace.bot_user_id in app.workspace.channel(MANAGERS).members
     summaries = [m for m in app.workspace.messages(MANAGERS) if m.blocks]

@@ -513,8 +513,8 @@ def test_knowledge_loaded_before_the_bot_token_becomes_its_workspaces(
     url = engine.url.render_as_string(hide_password=False)
     local = Services(load_settings(None, database_url=url, lepton_data_dir=tmp_path), engine)
     local.__dict__["embedder"] = embedder
-    assert local.team == Key("T0LEPTON")
-    local.ingestor.ingest(load_tree(EXAMPLES / "ops"))
+    assert local.home.team == Key("T0LEPTON")
+    local.home.ingestor.ingest(load_tree(EXAMPLES / "ops"))
     with LocalSlack() as slack:
         Workspace(slack, team_id="T0REAL", token="xoxb-real-token")
         settings = load_settings(
@@ -526,15 +526,15 @@ def test_knowledge_loaded_before_the_bot_token_becomes_its_workspaces(
         )
         served = Services(settings, engine)
         served.__dict__["embedder"] = embedder
-        assert served.team == Key("T0REAL")
-        assert served.ranker.rank("deploy to kubernetes").results, "the console's knowledge"
+        assert served.home.team == Key("T0REAL")
+        assert served.home.ranker.rank("deploy to kubernetes").results, "the console's knowledge"
         assert rows_of(engine, "T0LEPTON") == 0
         again = Services(local.settings, engine)
         again.__dict__["embedder"] = embedder
-        again.ingestor.ingest(load_tree(EXAMPLES / "people"))
+        again.home.ingestor.ingest(load_tree(EXAMPLES / "people"))
         console_rows = rows_of(engine, "T0LEPTON")
         restarted = Services(settings, engine)
-        assert restarted.team == Key("T0REAL")
+        assert restarted.home.team == Key("T0REAL")
         assert rows_of(engine, "T0LEPTON") == console_rows, "never merged into T0REAL's data"
 
 

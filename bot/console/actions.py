@@ -213,5 +213,5 @@ class Controls:
             return
         lepton.clock = max(lepton.clock, due)
         self.session.echo(f"(the clock moves on to {lepton.clock:%a %d %b %H:%M} UTC)")
-        lepton.services.scheduled_work(lepton.clock)
+        lepton.services.home.scheduled_work(lepton.clock)
         self.session.show()

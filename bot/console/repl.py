@@ -106,7 +106,7 @@ def run(
             logging.getLogger(name).setLevel(logging.WARNING)
     console = Console(settings, engine, echo)
     try:
-        if len(console.services.knowledge.index) == 0:
+        if len(console.services.home.knowledge.index) == 0:
             raise EmptyKnowledge
         console.services.warm_up()
         echo(f"Lepton console: you are {console.me} in #general of a local workspace.")

@@ -59,8 +59,8 @@ class LocalLepton:
         )
         self.clock = utcnow()
         self.services = Services(local, engine, clock=self.now)
-        if not self.services.training.modules() and EXAMPLE_TRAINING.is_file():
-            import_catalog(self.services.sessions, EXAMPLE_TRAINING)
+        if not self.services.home.training.modules() and EXAMPLE_TRAINING.is_file():
+            import_catalog(self.services.home.sessions, EXAMPLE_TRAINING)
         self.app = build_app(self.services, process_before_response=True)
 
     def now(self) -> datetime:
@@ -78,15 +78,15 @@ class LocalLepton:
         weekend) are sent at once, as if the clock had moved on to them."""
         now = self.now()
         for _ in range(len(PEOPLE) + 1):
-            self.services.scheduled_work(now)
-            due = self.services.surveys.next_invitation()
+            self.services.home.scheduled_work(now)
+            due = self.services.home.surveys.next_invitation()
             if due is None:
                 return
             now = max(now, due)
 
     def next_nudge(self) -> datetime | None:
         """When the next training nudge is due, if any is scheduled."""
-        return next_nudge_due(self.services.sessions)
+        return next_nudge_due(self.services.home.sessions)
 
     def close(self) -> None:
         self.services.stopping.set()

@@ -17,7 +17,7 @@ from handlers.knowledge.answering import AnswerRequest, Where, answer, visible_c
 from handlers.knowledge.modals import add_modal
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import scoped
-from handlers.plumbing.services import Services
+from handlers.plumbing.services import Services, Wiring
 from handlers.surveys.listeners import survey_command
 from handlers.training.listeners import train_command
 from indexer.insights.experts import experts
@@ -30,7 +30,7 @@ COMMAND = "/lepton"
 NO_FORM = "Slack would not open the form (`{error}`); please run `/lepton add` again."
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Wiring) -> None:
     @app.command(COMMAND)
     def lepton(
         ack: Ack,

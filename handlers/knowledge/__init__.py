@@ -7,10 +7,10 @@ from slack_bolt import App
 
 from handlers.knowledge import buttons, events, saving
 from handlers.knowledge.home import knowledge_section
-from handlers.plumbing.services import Services
+from handlers.plumbing.services import Wiring
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Wiring) -> None:
     services.home_sections["knowledge"] = knowledge_section
     for surface in (events, buttons, saving):
         surface.register(app, services)

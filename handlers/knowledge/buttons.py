@@ -20,7 +20,7 @@ from handlers.knowledge.answering import (
 from handlers.knowledge.blocks import MORE_RESULTS, RATE_DOWN, RATE_UP, WHY_THESE, why_text
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import Press, on_actions
-from handlers.plumbing.services import Services
+from handlers.plumbing.services import Services, Wiring
 from indexer.insights.questions import Asked
 from indexer.learning.answer_log import ShownAnswer, find_answer
 from people.audit import record_audit
@@ -33,7 +33,7 @@ MAX_OFFSET = 1000
 NUMBER = re.compile(r"^\d{1,9}$")
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Wiring) -> None:
     on_actions(
         app,
         services,

@@ -21,7 +21,7 @@ from handlers.knowledge import replies
 from handlers.knowledge.answering import AnswerRequest, Where, answer, tell_asker
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import scoped
-from handlers.plumbing.services import Services
+from handlers.plumbing.services import Services, Wiring
 from indexer.insights.questions import Asked
 from indexer.learning.answer_log import find_answer
 
@@ -41,7 +41,7 @@ def question_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Wiring) -> None:
     @contextmanager
     def first_time(context: BoltContext, body: dict[str, Any]) -> Iterator[Services | None]:
         """The services of the event's workspace when this delivery is new, else None."""

@@ -20,7 +20,7 @@ from handlers.knowledge.modals import (
 )
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import Press, Submission, on_press, on_submit
-from handlers.plumbing.services import Services
+from handlers.plumbing.services import Services, Wiring
 from indexer.ingest.documents import LoadResult, SourceDocument
 from indexer.ingest.saved_messages import Note, SavedMessage, note_document, saved_message_document
 
@@ -31,7 +31,7 @@ GARBLED_FORM = "This form arrived garbled, so nothing was saved; close it and st
 VIEW_ID_CHARS = 64
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Wiring) -> None:
     app.shortcut(SAVE_SHORTCUT)(on_press(services, _save_shortcut))
     garbled = {"title": GARBLED_FORM}
     app.view(SAVE_CALLBACK)(on_submit(services, _save_submitted, garbled))

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 
 from handlers.plumbing import payload_checks, pressed
 from handlers.plumbing.blocks import Block
-from handlers.plumbing.services import Services
+from handlers.plumbing.services import Services, Wiring
 from models.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class Submission(Acted):
         self.ack()
 
 
-def scoped(services: Services, context: BoltContext) -> Services | None:
+def scoped(services: Wiring, context: BoltContext) -> Services | None:
     """The services of the workspace the request came from (an org-wide install's is its
     enterprise); None, logged, when Lepton serves no such workspace."""
     enterprise = context.enterprise_id
@@ -95,7 +95,7 @@ PressHandler = Callable[[Services, Press], None]
 SubmitHandler = Callable[[Services, Submission], None]
 
 
-def on_press(services: Services, handle: PressHandler) -> Listener:
+def on_press(services: Wiring, handle: PressHandler) -> Listener:
     """A Bolt listener that acks, then calls `handle` unless the payload names nobody."""
 
     def listener(
@@ -114,7 +114,7 @@ def on_press(services: Services, handle: PressHandler) -> Listener:
     return listener
 
 
-def on_submit(services: Services, handle: SubmitHandler, garbled: dict[str, str]) -> Listener:
+def on_submit(services: Wiring, handle: SubmitHandler, garbled: dict[str, str]) -> Listener:
     """A Bolt view listener: a submission naming nobody is refused with `garbled`; any other is
     `handle`d, which must ack it."""
 
@@ -135,7 +135,7 @@ def on_submit(services: Services, handle: SubmitHandler, garbled: dict[str, str]
 
 
 def on_actions(
-    app: App, services: Services, handlers: Mapping[str | re.Pattern[str], PressHandler]
+    app: App, services: Wiring, handlers: Mapping[str | re.Pattern[str], PressHandler]
 ) -> None:
     """Register each button's handler through `on_press`."""
     for action_id, handle in handlers.items():

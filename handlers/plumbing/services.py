@@ -86,3 +86,13 @@ class Services(Protocol):
     def in_workspace(self, workspace: Workspace | None) -> Services | None:
         """The same services, seeing only `workspace` (None: no workspace Lepton serves)."""
         ...
+
+
+class Wiring(Protocol):
+    """What a feature's `register` is given: where its App Home section goes, and the way to the
+    services of the workspace each request comes from. It holds no workspace's data itself, so
+    a listener cannot answer from the wrong workspace by forgetting to ask."""
+
+    home_sections: dict[str, HomeSection]
+
+    def in_workspace(self, workspace: Workspace | None) -> Services | None: ...

@@ -16,7 +16,7 @@ from handlers.commands.parser import SURVEY_USAGE, SurveyCommand
 from handlers.plumbing import payload_checks
 from handlers.plumbing.blocks import Block, escape
 from handlers.plumbing.listeners import Press, Submission, on_actions, on_submit
-from handlers.plumbing.services import Services, Viewer
+from handlers.plumbing.services import Services, Viewer, Wiring
 from handlers.surveys.blocks import (
     ANSWER,
     COMMENT,
@@ -44,7 +44,7 @@ NO_FORM = "Slack would not open the comment form (`{error}`); please press the b
 GARBLED_FORM = "This form arrived garbled; close it and press *Add a comment* again."
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Wiring) -> None:
     services.home_sections["surveys"] = survey_section
     on_actions(app, services, {re.compile(rf"^{ANSWER}:"): _answer, COMMENT: _comment})
     garbled = {COMMENT_BLOCK: GARBLED_FORM}

@@ -21,7 +21,7 @@ from handlers.plumbing.blocks import Block, escape
 from handlers.plumbing.directory import SlackDirectory
 from handlers.plumbing.listeners import Press, on_actions
 from handlers.plumbing.sending import ChannelNames
-from handlers.plumbing.services import Services, Viewer
+from handlers.plumbing.services import Services, Viewer, Wiring
 from handlers.training.blocks import (
     DONE,
     ENROL,
@@ -47,7 +47,7 @@ NOT_A_BUTTON = "That button is not from Lepton training, so nothing changed."
 Outcome = TypeVar("Outcome")
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Wiring) -> None:
     services.home_sections["training"] = training_section
     on_actions(app, services, {DONE: _done, re.compile(rf"^{SNOOZE}:\d+$"): _snooze, ENROL: _enrol})
     app.action(OPEN)(_opened)
