@@ -61,11 +61,16 @@ def wsgi_app(app: App, signing_secret: str) -> WSGIApp:
     return application
 
 
-def http_server(services: Services, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
-    """Ready to answer before it listens: the model, index and feedback are loaded first."""
+def http_server(
+    services: Services, host: str, port: int, *, freeze: bool = False
+) -> BaseWSGIServer | MultiSocketServer:
+    """Ready to answer before it listens: the model, index and feedback are loaded first (and,
+    with `freeze`, frozen out of the collector's scans) before the port opens."""
     services.warm_up()
     app = build_app(services)
     services.settings.require("serve", "SLACK_SIGNING_SECRET")
+    if freeze:
+        freeze_what_is_loaded()
     secret = services.settings.slack_signing_secret
     return waitress.create_server(
         wsgi_app(app, secret.get_secret_value() if secret else ""),
@@ -87,8 +92,7 @@ def freeze_what_is_loaded() -> None:
 
 
 def serve_http(services: Services, host: str, port: int) -> None:
-    server = http_server(services, host, port)
-    freeze_what_is_loaded()
+    server = http_server(services, host, port, freeze=True)
     log.info("Lepton is listening on http://%s:%s%s", host, port, EVENTS_PATH)
     server.run()
 

@@ -4,6 +4,10 @@ A due row (see `models.sending.SendState`) is claimed with a conditional UPDATE,
 workers only one wins it; then the caller's `send` posts it and the outcome is written back.
 If a process dies after claiming, the claim lapses after `LEASE` and the row is tried again
 with `retry=True`, telling `send` to look for the earlier message before posting a second one.
+A claim is dated when it is made (the run's `now` plus the time the run has taken so far, so a
+run over simulated time stays on its own clock) and renewed while its message is being sent:
+a worker that joins late in another's long run, or a post slower than the lease, never makes
+a live claim look abandoned.
 Slack errors worth retrying back off exponentially; a 429 waits as long as Slack's `Retry-After`
 says, and the whole pass pauses that long before the next message, as Slack asks. Slack
 being down (5xx, timeouts) is retried for about a day (`MAX_OUTAGE_ATTEMPTS`), so an outage
@@ -14,6 +18,7 @@ given up is marked failed with its reason and logged, never silently dropped.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,28 +111,93 @@ def dispatch(
     lease: timedelta = LEASE,
 ) -> Tally:
     """Send every due row of `model` (matching `where`) once; return what happened. A claim
-    older than `lease` is taken to belong to a dead process."""
-    due = _due(model, now, lease)
+    not renewed for `lease` is taken to belong to a dead process."""
+    clock = _RunClock(now)
     with sessions() as session:
         ids = session.scalars(
-            select(model.id).where(due, *where).order_by(model.not_before, model.id).limit(limit)  # type: ignore[attr-defined]
+            select(model.id)
+            .where(_due(model, now, clock(), lease), *where)
+            .order_by(model.not_before, model.id)  # type: ignore[attr-defined]
+            .limit(limit)
         ).all()
     tally = Tally()
     for row_id in ids:
-        row = _claim(sessions, model, row_id, due, now)
+        claimed_at = clock()
+        row = _claim(sessions, model, row_id, _due(model, now, claimed_at, lease), claimed_at)
         if row is None:
             continue
-        outcome, pause = _send(sessions, model, row, now, send)
+        with _Renewal(sessions, model, row_id, claimed_at, clock, lease) as renewal:
+            outcome, values, pause = _attempt(model, row, now, send)
+        _record(sessions, model, row_id, renewal.claimed_at, values)
         tally += outcome
         if pause:
             time.sleep(min(pause, MAX_PAUSE.total_seconds()))
     return tally
 
 
-def _due(model: type[SendState], now: datetime, lease: timedelta) -> ColumnElement[bool]:
+class _RunClock:
+    """The run's `now` moved on by the real time the run has taken."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now, self.started = now, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
+
+
+class _Renewal:
+    """Keeps one claim fresh while its message is sent: every third of the lease its date
+    moves on, as long as the claim is still this worker's."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        model: type[SendState],
+        row_id: int,
+        claimed_at: datetime,
+        clock: _RunClock,
+        lease: timedelta,
+    ) -> None:
+        self.sessions, self.model, self.row_id = sessions, model, row_id
+        self.claimed_at, self.clock = claimed_at, clock
+        self.every = max(lease.total_seconds() / 3, 0.05)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True, name="lepton-lease")
+
+    def __enter__(self) -> _Renewal:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        model = self.model
+        while not self._done.wait(self.every):
+            renewed = self.clock()
+            with self.sessions() as session, session.begin():
+                kept = session.execute(
+                    update(model)
+                    .where(
+                        model.id == self.row_id,  # type: ignore[attr-defined]
+                        model.status == SENDING,
+                        model.claimed_at == self.claimed_at,
+                    )
+                    .values(claimed_at=renewed)
+                )
+            if kept.rowcount != 1:
+                return
+            self.claimed_at = renewed
+
+
+def _due(
+    model: type[SendState], now: datetime, moment: datetime, lease: timedelta
+) -> ColumnElement[bool]:
+    """Due by the run's `now`; abandoned when not renewed for `lease` before `moment`."""
     return or_(
         and_(model.status == PENDING, model.not_before <= now),
-        and_(model.status == SENDING, model.claimed_at < now - lease),
+        and_(model.status == SENDING, model.claimed_at < moment - lease),
     )
 
 
@@ -136,23 +206,24 @@ def _claim(
     model: type[Row],
     row_id: int,
     due: ColumnElement[bool],
-    now: datetime,
+    claimed_at: datetime,
 ) -> Row | None:
     with sessions() as session, session.begin():
         won = session.execute(
             update(model)
             .where(model.id == row_id, due)  # type: ignore[attr-defined]
-            .values(status=SENDING, claimed_at=now, attempts=model.attempts + 1)
+            .values(status=SENDING, claimed_at=claimed_at, attempts=model.attempts + 1)
         )
         if won.rowcount != 1:
             return None
         return session.get(model, row_id)
 
 
-def _send(
-    sessions: sessionmaker[Session], model: type[Row], row: Row, now: datetime, send: Send
-) -> tuple[Tally, float]:
-    """The outcome, and how long Slack asked everyone to wait (Retry-After) before the next."""
+def _attempt(
+    model: type[Row], row: Row, now: datetime, send: Send
+) -> tuple[Tally, dict[str, Any], float]:
+    """The outcome, the row's new state, and how long Slack asked everyone to wait
+    (Retry-After) before the next message."""
     values: dict[str, Any]
     pause = 0.0
     try:
@@ -189,13 +260,22 @@ def _send(
             "message_ts": delivered.ts,
         }
         tally = Tally(sent=1)
+    return tally, values, pause
+
+
+def _record(
+    sessions: sessionmaker[Session],
+    model: type[SendState],
+    row_id: int,
+    claimed_at: datetime,
+    values: dict[str, Any],
+) -> None:
     with sessions() as session, session.begin():
         session.execute(
             update(model)
-            .where(model.id == row.id, model.status == SENDING, model.claimed_at == now)  # type: ignore[attr-defined]
+            .where(model.id == row_id, model.status == SENDING, model.claimed_at == claimed_at)  # type: ignore[attr-defined]
             .values(**values)
         )
-    return tally, pause
 
 
 def _gave_up(model: type[SendState], row: SendState, reason: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.serving import http_server
-from bot.simulated_slack.payloads import Actor, SlackRequest, block_action, event
+from bot.simulated_slack.payloads import Actor, SlackRequest, block_action, command, event
 from models import QueryLog, Rating, create_db_engine
 from tests.conftest import fresh_database
 from tests.slack_app import TEAM, RunningApp, running_app, settle, wait_for
@@ -139,3 +139,25 @@ def test_more_results_clicked_into_both_processes_posts_one_page(
     wait_for(lambda: first.workspace.thread("CGENERAL", answer.ts)[1:])
     settle(first)
     assert len(first.workspace.thread("CGENERAL", answer.ts)) == 2, "one page, posted once"
+
+
+def test_a_slash_command_delivered_twice_is_answered_once(
+    apps: tuple[RunningApp, RunningApp],
+) -> None:
+    """The same signed `/lepton find` replayed, to both processes at once and then again to one:
+    one answer, one logged question."""
+    first = apps[0]
+    alice = Actor(TEAM, "UALICE01", "alice", "CGENERAL")
+    delivery = command(
+        alice,
+        "find rotate the on-call pager",
+        first.workspace.response_url("CGENERAL", "UALICE01"),
+        first.workspace.trigger_id("UALICE01"),
+    )
+    before, asked = len(first.workspace.messages("CGENERAL")), count(first, QueryLog)
+    to_both(apps, lambda: delivery)
+    assert first.send(delivery).status == 200
+    wait_for(lambda: len(first.workspace.messages("CGENERAL")) > before)
+    settle(first)
+    assert len(first.workspace.messages("CGENERAL")) == before + 1, "answered once"
+    assert count(first, QueryLog) == asked + 1

@@ -7,10 +7,11 @@ said to the asker or recorded as failed, never silently dropped. SQLite and Post
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -420,6 +421,36 @@ def test_a_message_slack_posted_before_failing_is_not_sent_again(
     row = out.row(world)
     assert (row.status, row.message_ts) == ("sent", message.ts), "found in Slack"
     assert len(attempts) == 1, "never posted a second time"
+
+
+IMPOSTORS = {a_nudge: "UBEN", a_training_digest: "UAIKO", a_survey_digest: "UAIKO"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_copy_someone_else_posted_with_the_key_does_not_count_as_sent(
+    world: World, kind: Callable[[World], Outgoing]
+) -> None:
+    """Slack fails the first post with a 500; meanwhile a person (or another app) posts a
+    message carrying the same key. The retry still posts Lepton's own message."""
+    out = kind(world)
+
+    def impostor_then_500(params: dict[str, Any], post: Handler, attempt: int) -> Any:
+        if attempt > 1:
+            return post(params)
+        metadata = params["metadata"]
+        forged = world.workspace.post_user_message(params["channel"], IMPOSTORS[kind], "hi")
+        with world.workspace.state.lock:
+            world.workspace.state.messages[forged.channel][forged.ts] = replace(
+                forged, metadata=json.loads(metadata) if isinstance(metadata, str) else metadata
+            )
+        return Reply(500, body={"ok": False, "error": "internal_error"})
+
+    attempts = on_posts_to(world.slack, out.channel, impostor_then_500)
+    world.run(START, timedelta(hours=2), timedelta(minutes=10))
+    (message,) = out.visible(world)
+    row = out.row(world)
+    assert (row.status, row.message_ts) == ("sent", message.ts), "Lepton's own message counts"
+    assert len(attempts) == 2
 
 
 @pytest.mark.parametrize("code", ["channel_not_found", "is_archived", "msg_too_long"])

@@ -3,6 +3,7 @@ the search costs."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,13 +58,22 @@ def register(app: App, services: Wiring) -> None:
         if (workspace := scoped(services, context)) is None:
             respond(replies.NOT_INSTALLED)
             return
-        user_id = str(command["user_id"])
-        if parsed.admin_only and not is_admin(workspace, client, user_id):
-            respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} {parsed.name}"))
-            return
-        if parsed.notice:
-            respond(parsed.notice)
-        _SUBCOMMANDS[parsed.name](_Invocation(workspace, client, respond, command, parsed))
+        trigger = hashlib.sha256(str(command["trigger_id"]).encode()).hexdigest()[:40]
+        with workspace.once.run(f"command:{trigger}") as first:
+            if first:
+                _run(_Invocation(workspace, client, respond, command, parsed))
+
+
+def _run(call: _Invocation) -> None:
+    """One delivery of a command; a replay of the same signed request (same trigger_id) is
+    acked and does nothing, so it is never answered twice."""
+    parsed = call.parsed
+    if parsed.admin_only and not is_admin(call.services, call.client, call.user_id):
+        call.respond(replies.ADMIN_ONLY.format(command=f"{COMMAND} {parsed.name}"))
+        return
+    if parsed.notice:
+        call.respond(parsed.notice)
+    _SUBCOMMANDS[parsed.name](call)
 
 
 def _garbled(command: dict[str, Any]) -> str | None:

@@ -200,7 +200,11 @@ def _key(message: dict[str, Any]) -> str | None:
 
 
 def _find(client: WebClient, channel: str, match: Any, thread_ts: str | None = None) -> str | None:
-    """The ts of a recent message `match`es: in the channel, or in the thread `thread_ts`."""
+    """The ts of a recent message of Lepton's own bot that `match`es: in the channel, or in
+    the thread `thread_ts`. Anyone can post a message carrying a guessed key (another app sets
+    metadata too); counting theirs as ours would mark a message sent that nobody received."""
+    me = client.auth_test()
+    own = {value for value in (me.get("user_id"), me.get("bot_id")) if value}
     if thread_ts:
         recent = client.conversations_replies(
             channel=channel, ts=thread_ts, limit=HISTORY_LOOKBACK, include_all_metadata=True
@@ -209,4 +213,11 @@ def _find(client: WebClient, channel: str, match: Any, thread_ts: str | None = N
         recent = client.conversations_history(
             channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
         )
-    return next((str(m["ts"]) for m in recent.get("messages", []) if match(m)), None)
+    return next(
+        (
+            str(m["ts"])
+            for m in recent.get("messages", [])
+            if own & {m.get("user"), m.get("bot_id")} and match(m)
+        ),
+        None,
+    )
