@@ -18,12 +18,15 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 from bot import request_shape
 from bot.app import build_app
 from bot.services import Services
-from bot.signing import signed
+from bot.signing import fresh, signed
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 THREADS = 8
+MAX_BODY = 1024 * 1024
+"""Slack's requests are a few kilobytes; a larger body is refused (413) by waitress from its
+Content-Length, before any of it is read."""
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -42,7 +45,11 @@ def wsgi_app(app: App, signing_secret: str) -> WSGIApp:
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
         if environ.get("REQUEST_METHOD") == "POST":
-            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+            if not fresh(timestamp, environ.get("HTTP_X_SLACK_SIGNATURE")):
+                start_response("401 Unauthorized", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"invalid signature\n"]
+            raw = environ["wsgi.input"].read(min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY))
             environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
             if not signed(
                 signing_secret,
@@ -78,6 +85,7 @@ def http_server(
         port=port,
         threads=THREADS,
         ident="lepton",
+        max_request_body_size=MAX_BODY,
     )
 
 

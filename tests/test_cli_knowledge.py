@@ -232,3 +232,26 @@ def test_console_shows_a_nudge_a_snooze_and_a_completion(workdir: Path, tmp_path
     assert "Marked *Kubernetes 101* done" in done
     assert "1 of 1 done" in listed
     assert "Traceback" not in result.stderr
+
+
+def test_a_front_matter_of_nested_aliases_is_refused_in_one_short_line(
+    workdir: Path, tmp_path: Path
+) -> None:
+    """Half a kilobyte of aliases of aliases would expand to gigabytes (and print them): the
+    file is skipped with a short reason, the next file is read, and the output stays small."""
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [
+        f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 10)}]" for n in range(8)
+    ]
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "bomb.md").write_text("---\n" + "\n".join(levels) + "\n---\n# Bomb\n\nhello\n")
+    (notes / "fine.md").write_text(
+        "# Printer queue\n\nThe third-floor printer is named Gutenberg.\n"
+    )
+    assert len((notes / "bomb.md").read_bytes()) < 700
+    result = run_lepton("ingest", str(notes), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout) + len(result.stderr) < 5_000
+    assert "aliases" in result.stdout and "bomb.md" in result.stdout
+    assert ingest_summary(result)["documents"].startswith("1 added")

@@ -4,11 +4,13 @@ signed as Slack signs them, answered through a simulated Slack Web API."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -246,6 +248,34 @@ def test_every_kind_of_request_must_be_signed_and_fresh(
     time.sleep(0.3)
     assert len(app.slack.calls) == calls, "a forged request reached Slack"
     assert counts(app) == before, "a forged request changed the database"
+
+
+def raw_post(app: RunningApp, headers: dict[str, str], sent: bytes = b"") -> str:
+    """A POST whose headers promise a body (Content-Length) that is never sent: the status line
+    the server answers with while that body is still missing, or "" if it waits for it."""
+    host, port = urlsplit(app.url).hostname, urlsplit(app.url).port
+    lines = ["POST /slack/events HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + sent)
+        try:
+            return conn.recv(200).decode(errors="replace").split("\r\n")[0]
+        except TimeoutError:
+            return ""
+
+
+@pytest.mark.parametrize("signed_now", [False, True])
+def test_a_200_mb_body_is_refused_from_its_headers_without_being_read(
+    app: RunningApp, signed_now: bool
+) -> None:
+    """Nothing of a huge body is read, signed or not: 413 straight from Content-Length, and the
+    app keeps answering."""
+    stamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "Content-Length": str(200 * 1024 * 1024)}
+    if signed_now:
+        headers |= {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + "0" * 64}
+    assert raw_post(app, headers, b"{") == "HTTP/1.1 413 Request Entity Too Large"
+    assert app.get("/healthz").status == 200
 
 
 def test_an_unsigned_garbled_request_is_refused_as_unsigned(app: RunningApp) -> None:

@@ -55,8 +55,13 @@ class IngestSummary:
         ]
         if self.skipped:
             out.append(f"skipped: {len(self.skipped)}")
-            out.extend(f"  {s.source}: {s.reason}" for s in self.skipped)
+            out.extend(f"  {_bounded(s.source)}: {_bounded(s.reason)}" for s in self.skipped)
         return out
+
+
+def _bounded(text: str, limit: int = 300) -> str:
+    """What a file said about itself, cut short: no input is ever echoed unbounded."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass

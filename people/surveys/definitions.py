@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass
 
+from indexer.ingest.plain_yaml import load_plain_yaml
+
 LIKERT_LABELS = ("Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree")
 MIN_ANONYMITY_THRESHOLD = 3
 LAST_SEND_HOUR = 18
@@ -202,7 +204,7 @@ def load_surveys(path: Path) -> list[SurveyDefinition]:
     except OSError as error:
         raise SurveyConfigError(f"{path}: cannot read it ({error.strerror})") from None
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else load_plain_yaml(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
         raise SurveyConfigError(f"{path}: not valid {path.suffix.lstrip('.')}: {error}") from None
     return parse_surveys(data, str(path))

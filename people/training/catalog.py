@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from indexer.ingest.plain_yaml import no_alias_loader
 from indexer.search.ranker import RankedSnippet, Ranker
 from models import LearningPath, TrainingModule
 
@@ -296,7 +297,7 @@ def _read_catalog(path: Path) -> tuple[list[_Item], list[_Item], list[str]]:
 
 
 def _read_yaml(source: str, text: str) -> tuple[list[_Item], list[_Item], list[str]]:
-    loader = yaml.SafeLoader(text)
+    loader = no_alias_loader(text)
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None

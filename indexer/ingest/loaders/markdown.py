@@ -13,6 +13,7 @@ import yaml
 
 from indexer.ingest.documents import CHANNEL, PUBLIC, LoadResult, Section, Skipped
 from indexer.ingest.loaders.text import humanise, one_document, read_text, skipped
+from indexer.ingest.plain_yaml import load_plain_yaml
 
 VISIBILITY_RULE = 'visibility must be "public" or "channel:<channel id>"'
 
@@ -61,7 +62,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         raise FrontMatterError("front-matter has no closing '---' line")
     block = "\n".join(lines[1:end])
     try:
-        raw = yaml.safe_load(block)
+        raw = load_plain_yaml(block)
     except yaml.YAMLError as exc:
         raise FrontMatterError(_describe_yaml_error(exc, lines)) from None
     if raw is None:
