@@ -3,8 +3,8 @@
 slack_sdk logs whole Web API responses at DEBUG, including the bot token an OAuth install
 grants, and an exception's text can quote a configuration value. A filter on every handler
 rewrites each record before it is formatted: the configured secrets (and the Basic credentials
-made from the OAuth client secret) by value, and anything shaped like a Slack token by pattern,
-since tokens granted at runtime are never in the settings.
+made from the OAuth client secret) by value, and anything shaped like a Slack token or a
+response URL by pattern, since those are granted at runtime and never in the settings.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from sqlalchemy.engine import make_url
 from bot.settings import Settings
 
 SLACK_TOKEN = re.compile(r"\b(?:xox[a-z]|xapp)-[0-9A-Za-z-]+")
+RESPONSE_URL_FIELD = re.compile(r"(response_url\\?\"?\s*(?::|=|%3A|%3D)\s*\\?\"?)[^\"'&\s,}]+", re.I)
+SLACK_HOOK = re.compile(r"https?(?::|%3A)(?:/|%2F|\\/){2}hooks\.slack\.com[^\s\"'&,}]*", re.I)
+"""A response URL lets whoever holds it post into the conversation for half an hour: it is
+redacted wherever a request body or an error quotes it, by its field name or its host."""
 HIDDEN = "[redacted]"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SHORTEST_SECRET = 6
@@ -34,7 +38,9 @@ class RedactSecrets(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, HIDDEN)
-        return SLACK_TOKEN.sub(HIDDEN, text)
+        text = SLACK_TOKEN.sub(HIDDEN, text)
+        text = RESPONSE_URL_FIELD.sub(lambda m: m.group(1) + HIDDEN, text)
+        return SLACK_HOOK.sub(HIDDEN, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -113,3 +113,20 @@ def test_documents_cannot_inject_through_titles_sections_or_tags() -> None:
     assert "@here" not in text
     assert "<!channel>" not in fallback_text(ranking([evil]), "q")
     assert "&lt;!channel&gt;" in why_text(ranking([evil]))
+
+
+def test_a_link_shows_where_it_really_goes() -> None:
+    """Anyone can `/lepton add` a note titled "HR portal" linking elsewhere: the answer names
+    the host, in ASCII, so a look-alike host shows as what it is."""
+    planted = result(1, title="HR portal", url="https://hr-portal.evil.example/login")
+    lookalike = result(2, title="Payroll", url="https://payrоll.example/")  # Cyrillic о
+    text = all_text(answer_blocks(ranking([planted, lookalike]), "hr"))
+    assert "on hr-portal.evil.example" in text
+    assert "on xn--payrll-" in text
+
+
+def test_a_file_without_a_url_never_shows_the_servers_folders() -> None:
+    local = result(1, url=None, source="/srv/lepton/knowledge/ops/vpn-setup.md")
+    text = all_text(answer_blocks(ranking([local]), "vpn"))
+    assert "source: ops/vpn-setup.md" in text
+    assert "/srv/lepton" not in text

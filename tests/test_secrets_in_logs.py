@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
 
@@ -133,11 +133,12 @@ def test_debug_logs_of_an_install_answers_and_errors_hold_no_secret(lepton: Lept
     slack = lepton.slack
     lepton.install()
 
-    asked = command(
-        ALICE, "find tensorflow", slack.response_url("CGENERAL", ALICE.user_id), "1.2.trigger"
-    )
+    respond_to = slack.response_url("CGENERAL", ALICE.user_id)
+    asked = command(ALICE, "find tensorflow", respond_to, "1.2.trigger")
     assert lepton.send(asked) == 200
     wait_for(lambda: slack.messages("CGENERAL"), timeout=30)
+    hook = "https://hooks.slack.com/commands/T0LEPTON/5550001/Zq8HookSecretPart"
+    assert lepton.send(command(ALICE, "stats", hook, "1.3.trigger")) == 200
     used = {c.headers.get("Authorization") for c in slack.slack.calls if c.method == "auth.test"}
     assert f"Bearer {GRANTED}" in used, "the installed token is the one in use"
 
@@ -161,3 +162,7 @@ def test_debug_logs_of_an_install_answers_and_errors_hold_no_secret(lepton: Lept
     for secret in (SECRET, CLIENT_SECRET, GRANTED, REFRESHED, APP_TOKEN, basic):
         assert secret not in logged, f"{secret[:6]}... was written to the log"
     assert not re.search(r"xox[abpre]-[0-9A-Za-z-]{6,}", logged), "a Slack token in the log"
+    assert "response_url" in logged, "request bodies were logged"
+    readable = unquote(logged).replace("\\/", "/")
+    for url in (respond_to, hook):
+        assert urlsplit(url).path not in readable, f"{url} was written to the log"

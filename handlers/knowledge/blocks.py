@@ -3,7 +3,15 @@ rating buttons, then the follow-ups; all text escaped through `handlers.plumbing
 
 from __future__ import annotations
 
-from handlers.plumbing.blocks import SECTION_LIMIT, Block, button, escape, link
+from handlers.plumbing.blocks import (
+    SECTION_LIMIT,
+    Block,
+    button,
+    destination,
+    escape,
+    link,
+    shown_source,
+)
 from indexer.search.ranker import RankedSnippet, Ranking
 
 EXCERPT_CHARS = 280
@@ -37,8 +45,10 @@ def result_blocks(rank: int, result: RankedSnippet) -> list[Block]:
         details.append("tags: " + ", ".join(escape(t) for t in result.tags[:5]))
     if result.more_in_document:
         details.append(f"{result.more_in_document} more section(s) in this document")
-    if not result.url:
-        details.append(f"source: {escape(result.source)}")
+    if host := destination(result.url):
+        details.append(f"on {host}")
+    else:
+        details.append(f"source: {escape(shown_source(result.source))}")
     value = str(result.snippet_id)
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:SECTION_LIMIT]}},

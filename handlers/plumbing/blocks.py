@@ -9,8 +9,9 @@ are always escaped; plain-text "@here" words get a zero-width joiner so no clien
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 SECTION_LIMIT = 3000
 BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -32,6 +33,25 @@ def link(url: str | None, label: str) -> str:
         return shown
     safe_url = quote(url, safe=":/?#[]@!$&'()*+,;=%~.-_")
     return f"<{safe_url}|{shown}>"
+
+
+def destination(url: str | None) -> str | None:
+    """The host a link really goes to, as ASCII (a look-alike Unicode host shows as `xn--`), so
+    a label cannot pass one site off as another."""
+    if not url or not re.match(r"^https?://", url, re.IGNORECASE):
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        return host.encode("idna").decode("ascii") or None
+    except UnicodeError:
+        return escape(host) or None
+
+
+def shown_source(source: str) -> str:
+    """A file's place without the server's own folders: its last two path parts."""
+    if not source.startswith("/"):
+        return source
+    return "/".join(PurePosixPath(source).parts[-2:])
 
 
 def clip(text: str, limit: int) -> str:
