@@ -20,7 +20,9 @@ from sqlalchemy.engine import make_url
 from bot.settings import Settings
 
 SLACK_TOKEN = re.compile(r"\b(?:xox[a-z]|xapp)-[0-9A-Za-z-]+")
-RESPONSE_URL_FIELD = re.compile(r"(response_url\\?\"?\s*(?::|=|%3A|%3D)\s*\\?\"?)[^\"'&\s,}]+", re.I)
+RESPONSE_URL_FIELD = re.compile(
+    r"(response_url\\?\"?\s*(?::|=|%3A|%3D)\s*\\?\"?)[^\"'&\s,}]+", re.I
+)
 SLACK_HOOK = re.compile(r"https?(?::|%3A)(?:/|%2F|\\/){2}hooks\.slack\.com[^\s\"'&,}]*", re.I)
 """A response URL lets whoever holds it post into the conversation for half an hour: it is
 redacted wherever a request body or an error quotes it, by its field name or its host."""

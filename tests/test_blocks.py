@@ -119,7 +119,7 @@ def test_a_link_shows_where_it_really_goes() -> None:
     """Anyone can `/lepton add` a note titled "HR portal" linking elsewhere: the answer names
     the host, in ASCII, so a look-alike host shows as what it is."""
     planted = result(1, title="HR portal", url="https://hr-portal.evil.example/login")
-    lookalike = result(2, title="Payroll", url="https://payrоll.example/")  # Cyrillic о
+    lookalike = result(2, title="Payroll", url="https://payr\u043ell.example/")  # a Cyrillic o
     text = all_text(answer_blocks(ranking([planted, lookalike]), "hr"))
     assert "on hr-portal.evil.example" in text
     assert "on xn--payrll-" in text

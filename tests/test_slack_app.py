@@ -171,6 +171,9 @@ def test_admin_commands_refuse_non_admins_and_audit_admins(app: RunningApp) -> N
     wait_for(lambda: len(app.responses()) > responses)
     assert "for Lepton admins" in app.responses()[-1]["text"]
     app.command(actor("UERIN001"), "find how do I expense a unicorn costume rental")
+    dm = app.workspace.dm_channel("UERIN001")
+    private = app.workspace.post_user_message(dm, "UERIN001", "my platypus allergy sick note")
+    app.send(event(TEAM, {**direct(private.text, private.ts, dm), "user": "UERIN001"}))
     settle(app)
     responses = len(app.responses())
     app.command(actor(ADMIN), "stats")
@@ -180,6 +183,7 @@ def test_admin_commands_refuse_non_admins_and_audit_admins(app: RunningApp) -> N
     texts = [blocks_text(r.get("blocks", [])) for r in app.responses()[responses:]]
     assert any("*Questions:*" in t for t in texts)
     assert any("unicorn" in t for t in texts), "the unanswered question shows as a gap"
+    assert not any("platypus" in t for t in texts), "a question asked in a DM is never quoted"
     with app.services.home.sessions() as session:
         actions = set(session.scalars(select(AuditLog.action).where(AuditLog.actor == ADMIN)))
     assert {"stats.view", "gaps.view"} <= actions
@@ -248,6 +252,19 @@ def test_every_kind_of_request_must_be_signed_and_fresh(
     time.sleep(0.3)
     assert len(app.slack.calls) == calls, "a forged request reached Slack"
     assert counts(app) == before, "a forged request changed the database"
+
+
+def direct(text: str, ts: str, channel: str) -> dict[str, Any]:
+    """A `message.im` event: someone writes to Lepton in their DM."""
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "user": "UDAVE001",
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
 
 
 def raw_post(app: RunningApp, headers: dict[str, str], sent: bytes = b"") -> str:

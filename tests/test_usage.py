@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import migrate as migrations
+from handlers.knowledge.replies import gaps_blocks
 from indexer.insights.usage import DayUsage, open_gaps, usage_report
 from models import Document, KnowledgeGap, QueryLog, Rating, Snippet
 from tests.helpers import local_sessions
@@ -189,3 +191,75 @@ def test_open_gaps_most_asked_first_with_distinct_recent_examples(
         ids["parking"],
     ]
     assert ids["old"] in {g.id for g in open_gaps(sessions, since_days=60, now=NOW)}
+
+
+def test_gaps_quote_only_questions_asked_where_the_admin_may_read_them(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A question asked in a DM or a private channel is counted, never quoted: not as an example
+    and not as the gap's heading, even when it was the first one asked."""
+    with sessions() as session, session.begin():
+        gap = KnowledgeGap(label="kumquat offsite budget", question_count=3, last_seen_at=NOW)
+        private_only = KnowledgeGap(label="quinoa salary band", question_count=1, last_seen_at=NOW)
+        session.add_all([gap, private_only])
+        session.flush()
+        for n, (query, channel) in enumerate(
+            [
+                ("kumquat offsite budget", "CPRIVATE"),
+                ("who pays the kumquat offsite?", "D0DM"),
+                ("kumquat offsite expenses", "CPUBLIC"),
+            ]
+        ):
+            session.add(
+                QueryLog(
+                    user_id="U1",
+                    channel_id=channel,
+                    surface="command",
+                    query=query,
+                    created_at=NOW - timedelta(hours=3 - n),
+                    gap_id=gap.id,
+                )
+            )
+        session.add(
+            QueryLog(
+                user_id="U2",
+                channel_id="D0DM",
+                surface="dm",
+                query="quinoa salary band for my manager",
+                created_at=NOW,
+                gap_id=private_only.id,
+            )
+        )
+    found = {
+        g.question_count: g for g in open_gaps(sessions, now=NOW, quotable=lambda c: c == "CPUBLIC")
+    }
+    shown = found[3]
+    assert shown.heading == "kumquat offsite expenses"
+    assert shown.examples == ("kumquat offsite expenses",) and shown.withheld == 2
+    assert found[1].heading is None and found[1].examples == () and found[1].withheld == 1
+    text = all_blocks_text(gaps_blocks(list(found.values())))
+    assert "quinoa" not in text and "who pays" not in text and "kumquat offsite budget" not in text
+    assert "asked in private channels or DMs" in text and "2 asked privately" in text
+
+
+def test_top_rated_snippets_of_a_private_channel_show_only_to_its_members(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session, session.begin():
+        ids = _snippets(session, ["Board deck password", "Printer setup"])
+        secret = session.get_one(Snippet, ids["Board deck password"])
+        secret.visibility, secret.channel_id = "channel", "CBOARD"
+        for user in ("U1", "U2"):
+            _vote(session, user, ids["Board deck password"], 1, NOW)
+        _vote(session, "U1", ids["Printer setup"], 1, NOW)
+    outsider = [s.title for s in usage_report(sessions, now=NOW).top_snippets]
+    member = [
+        s.title
+        for s in usage_report(sessions, now=NOW, channels=frozenset({"CBOARD"})).top_snippets
+    ]
+    assert outsider == ["Printer setup"]
+    assert member == ["Board deck password", "Printer setup"]
+
+
+def all_blocks_text(blocks: list[dict[str, object]]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)

@@ -135,13 +135,16 @@ def _find(call: _Invocation) -> None:
 
 
 def _stats(call: _Invocation) -> None:
-    report = usage_report(call.services.sessions)
+    own = call.services.membership.private_channels(
+        call.client, call.services.team.team_id, call.user_id
+    )
+    report = usage_report(call.services.sessions, channels=own)
     record_audit(call.services.sessions, call.user_id, "stats.view")
     call.respond(blocks=replies.stats_blocks(report), text="Lepton usage")
 
 
 def _gaps(call: _Invocation) -> None:
-    gaps = open_gaps(call.services.sessions)
+    gaps = open_gaps(call.services.sessions, quotable=PublicChannels(call.client))
     record_audit(call.services.sessions, call.user_id, "gaps.view")
     call.respond(blocks=replies.gaps_blocks(gaps), text="Questions without a good answer")
 
@@ -188,3 +191,23 @@ _SUBCOMMANDS: dict[str, Callable[[_Invocation], None]] = {
     "survey": _survey,
     "train": _train,
 }
+
+
+class PublicChannels:
+    """Whether a question may be quoted to an admin: asked in a public channel (or outside Slack,
+    on the command line), never in a DM or a private channel. Asked once per channel."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, channel_id: str | None) -> bool:
+        if channel_id is None:
+            return True
+        if channel_id not in self._known:
+            try:
+                found = self.client.conversations_info(channel=channel_id).get("channel") or {}
+            except SlackApiError:
+                found = {}
+            self._known[channel_id] = found.get("is_private") is False and not found.get("is_im")
+        return self._known[channel_id]

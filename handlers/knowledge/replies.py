@@ -116,11 +116,13 @@ def gaps_blocks(gaps: list[GapSummary]) -> list[Block]:
         return [section("No unanswered questions lately. :tada:")]
     blocks = [section("*Questions without a good answer* (most asked first):")]
     for gap in gaps:
-        examples = "; ".join(f"_{escape(e)}_" for e in gap.examples)
+        heading = escape(gap.heading) if gap.heading else "_asked in private channels or DMs_"
+        examples = "; ".join(f"_{escape(e)}_" for e in gap.examples[1:])
         seen = f"last asked {gap.last_seen_at:%Y-%m-%d}"
+        private = f" · {gap.withheld} asked privately" if gap.withheld and gap.heading else ""
         blocks.append(
             section(
-                f"*{gap.question_count} asked:* {escape(gap.label)}\n{seen}"
+                f"*{gap.question_count} asked:* {heading}\n{seen}{private}"
                 + (f" · e.g. {examples}" if examples else "")
             )
         )

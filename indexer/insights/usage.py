@@ -7,14 +7,16 @@ whatever the host's zone, and a question is never counted on two days.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Document, KnowledgeGap, QueryLog, Rating, Snippet
 from models.base import utcnow
+from models.knowledge import PUBLIC
 
 EXAMPLES_PER_GAP = 3
 EXAMPLE_SCAN = 50  # recent questions read per gap to find distinct examples
@@ -67,6 +69,14 @@ class GapSummary:
     question_count: int
     last_seen_at: datetime
     examples: tuple[str, ...]
+    """Questions as asked, from places the viewer may quote (never a DM or private channel)."""
+    withheld: int = 0
+    """How many of the gap's recent questions were asked where they may not be quoted."""
+
+    @property
+    def heading(self) -> str | None:
+        """What the gap is about in a quotable person's words; None when all were private."""
+        return self.examples[0] if self.examples else None
 
 
 def _aware(now: datetime | None) -> datetime:
@@ -86,6 +96,7 @@ def usage_report(
     days: int = 14,
     now: datetime | None = None,
     top: int = 5,
+    channels: frozenset[str] = frozenset(),
 ) -> UsageReport:
     """Per-day questions (quiet days included as zeros, so a chart shows the gaps), the share
     answered, the window's ratings, and the best-rated snippets overall."""
@@ -112,7 +123,7 @@ def usage_report(
                 func.count(func.distinct(Rating.user_id)),
             ).where(Rating.updated_at >= start, Rating.updated_at < end)
         ).one()
-        top_snippets = _top_snippets(session, top)
+        top_snippets = _top_snippets(session, top, channels)
     rows = tuple(DayUsage(day, q, a) for day, (q, a) in per_day.items())
     total = sum(r.questions for r in rows)
     answered_total = sum(r.answered for r in rows)
@@ -130,8 +141,9 @@ def usage_report(
     )
 
 
-def _top_snippets(session: Session, top: int) -> tuple[TopSnippet, ...]:
-    """Net votes first (what people agree on), then sheer number of up votes."""
+def _top_snippets(session: Session, top: int, channels: frozenset[str]) -> tuple[TopSnippet, ...]:
+    """Net votes first (what people agree on), then sheer number of up votes; a snippet
+    restricted to a private channel only for a viewer who may see it there (`channels`)."""
     if top <= 0:
         return ()
     up = func.sum(case((Rating.value > 0, 1), else_=0))
@@ -159,6 +171,7 @@ def _top_snippets(session: Session, top: int) -> tuple[TopSnippet, ...]:
         )
         .join(votes, votes.c.snippet_id == Snippet.id)
         .join(Document, Document.id == Snippet.document_id)
+        .where(or_(Snippet.visibility == PUBLIC, Snippet.channel_id.in_(sorted(channels))))
         .order_by(votes.c.net.desc(), votes.c.up.desc(), Snippet.id)
         .limit(top)
     )
@@ -180,9 +193,11 @@ def open_gaps(
     limit: int = 10,
     since_days: int = 30,
     now: datetime | None = None,
+    quotable: Callable[[str | None], bool] = lambda _channel: True,
 ) -> list[GapSummary]:
     """Unresolved gaps asked about within the window, most asked first, then most recent, each
-    with a few of the actual questions so an admin sees how people phrase it."""
+    with a few of the actual questions so an admin sees how people phrase it: only questions
+    asked where `quotable(channel_id)` holds are quoted, the others only counted."""
     if limit <= 0:
         return []
     cutoff = _aware(now) - timedelta(days=since_days)
@@ -197,7 +212,7 @@ def open_gaps(
             )
             .limit(limit)
         ).all()
-        examples = _examples(session, [g.id for g in gaps])
+        examples, withheld = _examples(session, [g.id for g in gaps], quotable)
     return [
         GapSummary(
             id=g.id,
@@ -205,16 +220,20 @@ def open_gaps(
             question_count=g.question_count,
             last_seen_at=g.last_seen_at,
             examples=tuple(examples.get(g.id, ())),
+            withheld=withheld.get(g.id, 0),
         )
         for g in gaps
     ]
 
 
-def _examples(session: Session, gap_ids: list[int]) -> dict[int, list[str]]:
-    """Up to EXAMPLES_PER_GAP distinct questions per gap (ignoring case and spacing), newest
-    first; a window function bounds the rows read however often a gap was asked."""
+def _examples(
+    session: Session, gap_ids: list[int], quotable: Callable[[str | None], bool]
+) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """Up to EXAMPLES_PER_GAP distinct quotable questions per gap (ignoring case and spacing),
+    newest first, and how many recent ones were not quotable; a window function bounds the rows
+    read however often a gap was asked."""
     if not gap_ids:
-        return {}
+        return {}, {}
     position = (
         func.row_number()
         .over(
@@ -224,18 +243,27 @@ def _examples(session: Session, gap_ids: list[int]) -> dict[int, list[str]]:
         .label("position")
     )
     recent = (
-        select(QueryLog.gap_id.label("gap_id"), QueryLog.query.label("query"), position)
+        select(
+            QueryLog.gap_id.label("gap_id"),
+            QueryLog.query.label("query"),
+            QueryLog.channel_id.label("channel_id"),
+            position,
+        )
         .where(QueryLog.gap_id.in_(gap_ids))
         .subquery()
     )
     out: dict[int, list[str]] = {}
     seen: dict[int, set[str]] = {}
+    withheld: dict[int, int] = {}
     rows = session.execute(
-        select(recent.c.gap_id, recent.c.query)
+        select(recent.c.gap_id, recent.c.query, recent.c.channel_id)
         .where(recent.c.position <= EXAMPLE_SCAN)
         .order_by(recent.c.gap_id, recent.c.position)
     )
-    for gap_id, query in rows:
+    for gap_id, query, channel_id in rows:
+        if not quotable(channel_id):
+            withheld[gap_id] = withheld.get(gap_id, 0) + 1
+            continue
         text = " ".join(query.split())
         key = text.casefold()
         found = out.setdefault(gap_id, [])
@@ -244,4 +272,4 @@ def _examples(session: Session, gap_ids: list[int]) -> dict[int, list[str]]:
             continue
         keys.add(key)
         found.append(text)
-    return out
+    return out, withheld
