@@ -535,6 +535,48 @@ def test_save_shortcut_keeps_private_channel_snippets_private(app: RunningApp) -
     assert "Board deck" not in blocks_text(answer.blocks)
 
 
+def save(app: RunningApp, saver: str, message: Any, title: str, text: str) -> None:
+    """`saver` uses Save to Lepton on `message` in #general and submits `title` and `text`."""
+    shortcut = message_shortcut(
+        actor(saver),
+        "save_to_lepton",
+        {"type": "message", "user": message.user, "ts": message.ts, "text": message.text},
+        app.workspace.response_url("CGENERAL", saver),
+        app.workspace.trigger_id(saver),
+    )
+    modals = len(app.workspace.modals(saver))
+    app.send(shortcut)
+    wait_for(lambda: len(app.workspace.modals(saver)) > modals)
+    modal = app.workspace.modals(saver)[-1]
+    app.send(view_submission(actor(saver), modal.view, {"title": title, "text": text, "tags": ""}))
+    settle(app)
+
+
+def test_a_saved_message_is_credited_to_its_author_only_as_written(app: RunningApp) -> None:
+    """Carol saves Bob's message but rewrites it: the snippet is hers, not Bob's. Dave saving
+    the same message later cannot replace her snippet."""
+    original = app.workspace.post_user_message(
+        "CGENERAL", "UBOB0001", "Staging deploys need two approvals from the platform team."
+    )
+    rewritten = "Staging deploys need no approval at all; just push to main."
+    save(app, "UCAROL01", original, "Staging deploy approvals", rewritten)
+    doc = _document(app, "Staging deploy approvals")
+    assert doc is not None and doc.saved_by_user_id == "UCAROL01"
+    assert doc.author_user_id == "UCAROL01", "a rewrite is never credited to Bob"
+    save(app, "UDAVE001", original, "Staging deploy approvals v2", original.text)
+    assert _document(app, "Staging deploy approvals v2") is None
+    again = _document(app, "Staging deploy approvals")
+    assert again is not None and again.saved_by_user_id == "UCAROL01"
+    dm = app.workspace.dm_channel("UDAVE001")
+    assert any("saved by <@UCAROL01>" in m.text for m in app.workspace.messages(dm))
+    kept = app.workspace.post_user_message(
+        "CGENERAL", "UBOB0001", "Prod deploys freeze on Fridays after 15:00."
+    )
+    save(app, "UERIN001", kept, "Friday deploy freeze", kept.text)
+    credited = _document(app, "Friday deploy freeze")
+    assert credited is not None and credited.author_user_id == "UBOB0001", "as written: Bob's"
+
+
 def _document(app: RunningApp, title: str) -> Document | None:
     with app.services.home.sessions() as session:
         return session.scalar(select(Document).where(Document.title == title))

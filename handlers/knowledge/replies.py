@@ -64,6 +64,13 @@ def rated(value: int) -> str:
     return "Thanks! Marked as not helpful; I will show it less."
 
 
+def saved_by_someone(user_id: str) -> str:
+    return (
+        f"That message is already in Lepton, saved by <@{user_id}>; only they can change it. "
+        "Ask them, or add your own note with `/lepton add`."
+    )
+
+
 def saved(title: str, url: str | None) -> str:
     return f"Saved to Lepton: {link(url, title)}. People can now find it with `/lepton find`."
 

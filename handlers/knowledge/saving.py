@@ -3,11 +3,13 @@ through a modal, both ingested exactly like any other source."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
 
 from handlers.knowledge import replies
 from handlers.knowledge.modals import (
@@ -23,6 +25,7 @@ from handlers.plumbing.listeners import Press, Submission, on_press, on_submit
 from handlers.plumbing.services import Services, Wiring
 from indexer.ingest.documents import LoadResult, SourceDocument
 from indexer.ingest.saved_messages import Note, SavedMessage, note_document, saved_message_document
+from models import Document
 
 log = logging.getLogger(__name__)
 SAVE_SHORTCUT = "save_to_lepton"
@@ -47,16 +50,18 @@ def _save_shortcut(services: Services, press: Press) -> None:
     if not (channel and ts):
         press.answer(payload_checks.incomplete("message"))
         return
+    original = payload_checks.text(message.get("text"))
     metadata = {
         "team": press.team or "",
         "channel": channel,
         "ts": ts,
         "author": payload_checks.user_id(message.get("user")) or "",
+        "as_written": _fingerprint(original),
     }
     try:
         press.client.views_open(
             trigger_id=payload_checks.text(shortcut.get("trigger_id")),
-            view=save_modal(payload_checks.text(message.get("text")), metadata),
+            view=save_modal(original, metadata),
         )
     except SlackApiError as refused:
         press.answer(NO_FORM.format(error=refused.response["error"]))
@@ -70,7 +75,22 @@ def _save_submitted(services: Services, form: Submission) -> None:
     if (entered := _accepted(form)) is None:
         return
     saved = _saved_message(form.client, entered, meta, form.user)
-    _ingest(services, form.client, form.user, saved_message_document(saved))
+    document = saved_message_document(saved)
+    if (keeper := _saved_by(services, document.source)) not in (None, form.user):
+        form.client.chat_postMessage(channel=form.user, text=replies.saved_by_someone(keeper))
+        return
+    _ingest(services, form.client, form.user, document)
+
+
+def _fingerprint(text: str) -> str:
+    """What the message said, to tell later whether the saver changed it."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def _saved_by(services: Services, source: str) -> str | None:
+    """Who saved this message already, if anyone: their snippet is theirs to change."""
+    with services.sessions() as session:
+        return session.scalar(select(Document.saved_by_user_id).where(Document.source == source))
 
 
 def _add_submitted(services: Services, form: Submission) -> None:
@@ -113,6 +133,8 @@ def _saved_message(
     except SlackApiError as exc:
         log.info("no permalink for a saved message (%s)", exc.response.get("error"))
     author = meta.get("author") or None
+    if _fingerprint(form.text) != meta.get("as_written"):
+        author = saver  # their words now: never credited to the person who wrote the message
     return SavedMessage(
         team_id=meta.get("team", ""),
         channel_id=channel,
