@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers.knowledge.modals import text_input
-from handlers.plumbing.blocks import Block, button, clip, context, escape, link, section
+from handlers.plumbing.blocks import Block, button, context, escape, link, section
 from people.surveys.answers import COMMENT_LIMIT
 from people.surveys.definitions import Question, SurveyDefinition
 from people.surveys.lookups import RoundInfo
@@ -37,7 +37,8 @@ def invitation_blocks(
     answers: dict[str, int] | None = None,
     comment: str | None = None,
 ) -> list[Block]:
-    """The survey DM; with answers, the same message showing what was recorded."""
+    """The survey DM; with answers, the same message saying which questions are answered, never
+    with what: anyone holding the bot token can read a DM back, so it must not hold answers."""
     answers = answers or {}
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": definition.title[:150]}},
@@ -52,15 +53,15 @@ def invitation_blocks(
         chosen = answers.get(question.id)
         text = f"*{number}. {escape(question.text)}*"
         if chosen is not None:
-            text += f"\n:white_check_mark: You answered *{escape(question.label(chosen))}*"
+            text += "\n:white_check_mark: Answered (tap again to change it)"
         blocks.append(section(text))
-        blocks.append(_choices(round.id, token, question, chosen))
+        blocks.append(_choices(round.id, token, question))
         if question.kind == "enps":
             blocks.append(context("0 = not at all likely · 10 = extremely likely"))
     if definition.comment:
         text = f"*{escape(definition.comment)}* (optional)"
         if comment:
-            text += f"\n:white_check_mark: Your comment: _{escape(clip(comment, 300))}_"
+            text += "\n:white_check_mark: Comment recorded"
         blocks.append(section(text))
         label = "Edit your comment" if comment else "Add a comment"
         blocks.append(
@@ -181,7 +182,7 @@ def _state(info: RoundInfo) -> str:
     return f"open until {when(info.closes_at)}" if info.open else "closed"
 
 
-def _choices(round_id: int, token: str, question: Question, chosen: int | None) -> Block:
+def _choices(round_id: int, token: str, question: Question) -> Block:
     return {
         "type": "actions",
         "block_id": f"q:{question.id}",
@@ -190,7 +191,6 @@ def _choices(round_id: int, token: str, question: Question, chosen: int | None) 
                 label,
                 f"{ANSWER}:{question.id}:{value}",
                 _value(round_id, token, question.id, value),
-                "primary" if value == chosen else None,
             )
             for value, label in question.choices()
         ],
