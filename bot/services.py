@@ -3,6 +3,7 @@ services on top, so commands, the Slack app and the worker all share the same pa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from indexer.search.threads import one_thread_per_question
 from models.base import utcnow
 from models.workspace import Workspace, adopt_local_rows, workspace_sessions
 from people.outbox import RetryLater
+from people.surveys.answers import LOCAL_SECRET
 from people.surveys.definitions import load_surveys
 from people.surveys.rounds import Surveys, TickReport
 from people.training.assignments import Training
@@ -46,6 +48,16 @@ WORKSPACES_DIR = "workspaces"
 log = logging.getLogger(__name__)
 FEEDBACK_REFRESH_SECONDS = 30.0
 FEEDBACK_FILE = "feedback.npz"
+
+
+def respondent_secret(settings: Settings) -> bytes:
+    """What survey respondent keys are keyed with: a secret every process shares and the
+    database never holds (the signing secret; the app token in Socket Mode); the console,
+    with neither, uses the fixed local key."""
+    shared = settings.slack_signing_secret or settings.slack_app_token
+    if shared is None:
+        return LOCAL_SECRET
+    return hashlib.sha256(b"lepton-respondent:" + shared.get_secret_value().encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -219,7 +231,7 @@ class WorkspaceServices:
     @cached_property
     def surveys(self) -> Surveys:
         """Surveys, with the definitions file (LEPTON_SURVEYS) stored on first use."""
-        surveys = Surveys(self.sessions)
+        surveys = Surveys(self.sessions, respondent_secret(self.settings))
         if self.settings.lepton_surveys is not None:
             definitions = load_surveys(self.settings.lepton_surveys)
             surveys.sync([d for d in definitions if d.runs_in(self.team.team_id)])

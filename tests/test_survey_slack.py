@@ -4,6 +4,8 @@ invitations sent by the scheduler's real Slack couriers to the simulated workspa
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -218,6 +220,33 @@ def test_an_answer_button_records_and_a_second_press_changes_it(app: RunningApp)
     assert [r["answers"] for r in rows] == [{"workload": 2, "enps": 9}]
     assert ALICE not in json.dumps(rows, default=str), "a response never names its person"
     assert ALICE.lower() not in json.dumps(rows, default=str).lower()
+
+
+def test_the_token_read_back_from_a_dm_does_not_lead_to_its_answers(app: RunningApp) -> None:
+    """Whoever holds the bot token reads each person's DM back and finds the token in its
+    buttons; whoever holds the database sees the respondent keys. Neither the token's hash nor a
+    key derived from the bot token is any stored key."""
+    open_round(app, round_start())
+    for user, value in ((ALICE, 4), (BOB, 2)):
+        answer(app, user, "workload", value)
+    keys = {row["respondent_key"] for row in response_rows(app)}
+    assert len(keys) == 2
+    bot_token = app.services.settings.slack_bot_token
+    assert bot_token is not None
+    for user in (ALICE, BOB):
+        value = next(
+            e["value"]
+            for b in invitation(app, user).blocks
+            for e in b.get("elements", [])
+            if str(e.get("action_id", "")).startswith("survey_answer:")
+        )
+        token = json.loads(value)["t"]
+        guesses = {
+            hashlib.sha256(token.encode()).hexdigest(),
+            hashlib.sha256((token + bot_token.get_secret_value()).encode()).hexdigest(),
+            hmac.new(bot_token.get_secret_value().encode(), token.encode(), "sha256").hexdigest(),
+        }
+        assert not guesses & keys, f"{user}'s DM leads to their answers"
 
 
 def test_comment_modal_records_and_edits_the_comment(app: RunningApp) -> None:

@@ -4,17 +4,21 @@ a round closes, since that is the other half of how they are stored.
 
 Anonymity, in storage: `SurveyDelivery` says who was asked and whether they answered;
 `SurveyResponse` holds what was answered, with a random id, no user id and no timestamp. The
-only link while a round is open is `respondent_key`, the hash of a random token that lives only
-in the buttons of the person's own DM. Closing a round wipes the keys and rewrites the responses
-in random order, so neither the key nor the physical row order can be matched to the order in
-which people were asked or answered. It also merges every segment with fewer answers than the
-anonymity threshold into an unnamed group of at least that size: otherwise the only answer
-tagged with a small segment would belong to the one person of that segment who answered.
+only link while a round is open is `respondent_key`, an HMAC of a random token that lives only
+in the buttons of the person's own DM, under a key the database does not hold (from the Slack
+signing secret): whoever reads the DM back with the bot token learns the token, but cannot
+compute the key it is stored under without that secret. Closing a round wipes the keys and
+rewrites the responses in random order, so neither the key nor the physical row order can be
+matched to the order in which people were asked or answered. It also merges every segment
+with fewer answers than the anonymity threshold into an unnamed group of at least that size:
+otherwise the only answer tagged with a small segment would belong to the one person of that
+segment who answered.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import random
 import secrets
 from collections import Counter
@@ -54,8 +58,12 @@ class Invitation:
     token: str
 
 
-def respondent_key(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+LOCAL_SECRET = b"lepton-local-console"
+"""The key of a Lepton with no Slack secret at all (the console): nothing to protect there."""
+
+
+def respondent_key(token: str, secret: bytes = LOCAL_SECRET) -> str:
+    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
 
 
 def new_token() -> str:
@@ -65,8 +73,9 @@ def new_token() -> str:
 class SurveyAnswers:
     """One person's side of a survey, checked against their own invitation every time."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], secret: bytes = LOCAL_SECRET) -> None:
         self.sessions = sessions
+        self.secret = secret
 
     def record(
         self,
@@ -102,7 +111,7 @@ class SurveyAnswers:
         """One try; a double-click racing to create the same response retries once."""
         with self.sessions() as session, session.begin():
             row, delivery, definition = _open_invitation(session, round_id, user_id, message, now)
-            key = respondent_key(token)
+            key = respondent_key(token, self.secret)
             response = session.scalar(
                 select(SurveyResponse).where(SurveyResponse.respondent_key == key)
             )
@@ -145,7 +154,9 @@ class SurveyAnswers:
         with self.sessions() as session:
             row, _, definition = _open_invitation(session, round_id, user_id, message, now)
             response = session.scalar(
-                select(SurveyResponse).where(SurveyResponse.respondent_key == respondent_key(token))
+                select(SurveyResponse).where(
+                    SurveyResponse.respondent_key == respondent_key(token, self.secret)
+                )
             )
             return Recorded(
                 definition,

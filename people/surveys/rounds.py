@@ -32,7 +32,7 @@ from models.sending import PENDING
 from models.session import upsert_insert
 from models.workspace import stamp
 from people.outbox import LEASE, Send, Tally, dispatch
-from people.surveys.answers import SurveyAnswers, anonymise
+from people.surveys.answers import LOCAL_SECRET, SurveyAnswers, anonymise
 from people.surveys.definitions import SurveyDefinition
 from people.surveys.lookups import (
     RoundInfo,
@@ -85,9 +85,11 @@ class TickReport:
 class Surveys:
     """Surveys and their rounds; people's answers, reminders and digests are its parts."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], secret: bytes = LOCAL_SECRET) -> None:
+        """`secret` keys the respondent keys (see `people.surveys.answers`); it must be the
+        same in every process and must not be stored in the database."""
         self.sessions = sessions
-        self.answers = SurveyAnswers(sessions)
+        self.answers = SurveyAnswers(sessions, secret)
         self.reminders = SurveyReminders(sessions)
         self.results = SurveyResults(sessions)
 
