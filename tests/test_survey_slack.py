@@ -249,6 +249,27 @@ def test_the_token_read_back_from_a_dm_does_not_lead_to_its_answers(app: Running
         assert not guesses & keys, f"{user}'s DM leads to their answers"
 
 
+def test_at_close_every_dm_says_the_same_words_and_nothing_points_to_it(app: RunningApp) -> None:
+    """After the round, the bot token's `conversations.history` shows the same neutral text in
+    the DM of someone who answered and of someone who did not, and no row keeps the DM's place;
+    a second pass edits nothing again."""
+    round_id = open_round(app, round_start())
+    answer(app, ALICE, "workload", 4)
+    dms = {user: invitation(app, user) for user in (ALICE, BOB)}
+    run_command(app, ADMIN, "survey close pulse")
+    app.services.home.scheduled_work(datetime.now(UTC))
+    shown = {user: current(app, message) for user, message in dms.items()}
+    assert blocks_text(shown[ALICE].blocks) == blocks_text(shown[BOB].blocks)
+    assert "has closed" in blocks_text(shown[ALICE].blocks)
+    assert shown[ALICE].text == shown[BOB].text
+    assert not any(b.get("type") == "actions" for b in shown[ALICE].blocks)
+    rows = deliveries(app, round_id).values()
+    assert all(row.channel_id is None and row.message_ts is None for row in rows)
+    edits = len(app.slack.calls_to("chat.update"))
+    app.services.home.scheduled_work(datetime.now(UTC))
+    assert len(app.slack.calls_to("chat.update")) == edits
+
+
 def test_comment_modal_records_and_edits_the_comment(app: RunningApp) -> None:
     open_round(app, round_start())
     message = invitation(app, BOB)

@@ -25,6 +25,12 @@ COMMENT_BLOCK = "comment"
 OPT_OUT_HINT = "`/lepton survey optout` stops these surveys."
 
 
+CLOSED_DM = (
+    "This pulse survey has closed. Thank you: the results are shared only as anonymous totals."
+)
+"""What every survey DM says once its round is closed, answered or not."""
+
+
 def when(moment: datetime, tz: str | None = None) -> str:
     local = moment.astimezone(ZoneInfo(tz)) if tz else moment
     return f"{local:%a %d %b, %H:%M} {'' if tz else 'UTC'}".strip()

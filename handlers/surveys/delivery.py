@@ -6,8 +6,15 @@ from __future__ import annotations
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers.plumbing.sending import ChannelNames, dm_channel, post_once, upload_once
-from handlers.surveys.blocks import invitation_blocks, invitation_text, reminder_text
+from handlers.plumbing.blocks import section
+from handlers.plumbing.sending import (
+    ChannelNames,
+    dm_channel,
+    post_once,
+    slack_outcomes,
+    upload_once,
+)
+from handlers.surveys.blocks import CLOSED_DM, invitation_blocks, invitation_text, reminder_text
 from handlers.surveys.digest_blocks import digest_blocks, digest_fallback_text
 from models import SurveyDelivery, SurveyDigestPost, SurveyReminder
 from people.outbox import Delivered, Skip
@@ -20,7 +27,19 @@ class SlackSurveyCouriers:
         self.client, self.surveys, self.channels = client, surveys, channels
 
     def couriers(self) -> Couriers:
-        return Couriers(invitation=self.invite, reminder=self.remind, digest=self.post_digest)
+        return Couriers(
+            invitation=self.invite,
+            reminder=self.remind,
+            digest=self.post_digest,
+            retire=self.retire,
+        )
+
+    def retire(self, channel: str, ts: str) -> None:
+        """The same words in everyone's DM once the round is closed, answered or not."""
+        with slack_outcomes():
+            self.client.chat_update(
+                channel=channel, ts=ts, text=CLOSED_DM, blocks=[section(CLOSED_DM)]
+            )
 
     def invite(self, delivery: SurveyDelivery, retry: bool) -> Delivered:
         if self.surveys.answers.opted_out(delivery.user_id):

@@ -11,7 +11,7 @@ anonymity of stored answers is explained in `people.surveys.answers`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -31,7 +31,7 @@ from models import (
 from models.sending import PENDING
 from models.session import upsert_insert
 from models.workspace import stamp
-from people.outbox import LEASE, Send, Tally, dispatch
+from people.outbox import LEASE, GiveUp, RetryLater, Send, Tally, dispatch
 from people.surveys.answers import LOCAL_SECRET, SurveyAnswers, anonymise
 from people.surveys.definitions import SurveyDefinition
 from people.surveys.lookups import (
@@ -46,6 +46,7 @@ from people.surveys.results import SurveyResults
 from people.surveys.schedule import due_date, send_moment, zone
 
 DIGEST_PARTS = ("summary", "chart")
+RETIRE_BATCH = 500
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ class Couriers:
     invitation: Send
     reminder: Send
     digest: Send
+    retire: Callable[[str, str], None]
+    """Edit the survey DM (channel, ts) of a closed round to the same neutral text for
+    everyone; RetryLater when Slack cannot now, GiveUp when the message is gone."""
 
 
 @dataclass
@@ -80,6 +84,8 @@ class TickReport:
     invitations: Tally = field(default_factory=Tally)
     reminders: Tally = field(default_factory=Tally)
     digests: Tally = field(default_factory=Tally)
+    retired: int = 0
+    """Survey DMs of closed rounds edited to the neutral text."""
 
 
 class Surveys:
@@ -269,7 +275,42 @@ class Surveys:
         report.reminders = dispatch(sessions, SurveyReminder, now, couriers.reminder, lease=lease)
         report.closed = [self._close(round_id, now) for round_id in self._closing(now)]
         report.digests = dispatch(sessions, SurveyDigestPost, now, couriers.digest, lease=lease)
+        report.retired = self._retire_dms(couriers.retire)
         return report
+
+    def _retire_dms(self, retire: Callable[[str, str], None]) -> int:
+        """A closed round's DMs are edited to one neutral text and the pointers to them are
+        dropped, so neither the database nor the bot token's `conversations.history` leads from
+        a person to what they answered. Slack being busy leaves the rest for the next tick."""
+        closed = select(SurveyRound.id).where(SurveyRound.closed_at.is_not(None))
+        with self.sessions() as session:
+            dms = session.execute(
+                select(SurveyDelivery.id, SurveyDelivery.channel_id, SurveyDelivery.message_ts)
+                .where(SurveyDelivery.round_id.in_(closed), SurveyDelivery.message_ts.is_not(None))
+                .limit(RETIRE_BATCH)
+            ).all()
+        retired = 0
+        for delivery_id, channel, ts in dms:
+            try:
+                retire(str(channel), str(ts))
+            except RetryLater:
+                break
+            except GiveUp:
+                pass
+            with self.sessions() as session, session.begin():
+                session.execute(
+                    update(SurveyDelivery)
+                    .where(SurveyDelivery.id == delivery_id)
+                    .values(channel_id=None, message_ts=None)
+                )
+            retired += 1
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(SurveyReminder)
+                .where(SurveyReminder.round_id.in_(closed), SurveyReminder.message_ts.is_not(None))
+                .values(channel_id=None, message_ts=None)
+            )
+        return retired
 
     def _open_due(self, now: datetime) -> list[RoundInfo]:
         opened = []
