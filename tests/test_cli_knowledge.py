@@ -254,3 +254,16 @@ def test_a_front_matter_of_nested_aliases_is_refused_in_one_short_line(
     assert len(result.stdout) + len(result.stderr) < 5_000
     assert "aliases" in result.stdout and "bomb.md" in result.stdout
     assert ingest_summary(result)["documents"].startswith("1 added")
+
+
+def test_a_second_console_session_on_the_same_data_is_answered_too(
+    workdir: Path, tmp_path: Path
+) -> None:
+    """Each command is answered once per Slack trigger; a console started again on the same
+    database makes new triggers, so its commands are answered, not taken for replays."""
+    script = tmp_path / "find.txt"
+    script.write_text("/lepton find tensorflow 2.0\nquit\n")
+    for _ in range(2):
+        result = run_lepton("console", "--script", str(script), cwd=workdir)
+        assert result.returncode == 0, result.stderr
+        assert "TensorFlow 2 Migration Guide" in result.stdout

@@ -14,6 +14,7 @@ the matching event or interaction to the app itself and reads the state back (`m
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -206,9 +207,10 @@ class Workspace(WorkspaceReads):
             return self.state.react(channel, ts, user, name, add=False)
 
     def trigger_id(self, user: str) -> str:
-        """A single-use trigger_id for an interaction by `user` (views.open needs one)."""
+        """A single-use trigger_id for an interaction by `user` (views.open needs one); unique
+        across workspaces and runs, as Slack's are, since Lepton answers each trigger once."""
         with self.state.lock:
-            trigger = f"{next(self.state.serial)}.{self.team_id}.local"
+            trigger = f"{next(self.state.serial)}.{self.team_id}.{secrets.token_hex(6)}"
             self.state.triggers[trigger] = user
             return trigger
 
