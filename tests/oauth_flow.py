@@ -122,6 +122,11 @@ def oauth_app(engine: Engine, data_dir: Path, embedder: Any, **settings: Any) ->
     ) as running:
         running.workspace.add_user(INSTALLER, "alice")
         running.workspace.add_channel("CGENERAL", "general", members=[INSTALLER])
-        oauth = Slack(running)
-        running.slack.on("oauth.v2.access", oauth.exchange)
-        yield oauth
+        yield connect_oauth(running)
+
+
+def connect_oauth(running: RunningApp) -> Slack:
+    """Slack's side of OAuth for a running app: oauth.v2.access exchanges the codes it minted."""
+    oauth = Slack(running)
+    running.slack.on("oauth.v2.access", oauth.exchange)
+    return oauth

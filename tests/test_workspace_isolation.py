@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot import migrate
+from bot.services import Services
+from bot.settings import load_settings
 from bot.simulated_slack.payloads import (
     Actor,
     block_action,
@@ -28,15 +31,19 @@ from bot.simulated_slack.payloads import (
     message_shortcut,
     view_submission,
 )
+from bot.simulated_slack.server import LocalSlack
 from bot.simulated_slack.workspace import Workspace
 from bot.worker import tick
-from models import AuditLog, Document, QueryLog, Rating, Snippet
+from indexer.ingest.loaders.files import load_tree
+from models import AuditLog, Document, QueryLog, Rating, Snippet, create_db_engine
 from models.workspace import ALL_WORKSPACES
 from models.workspace import Workspace as Key
+from people.surveys.definitions import load_surveys
 from tests.conftest import fresh_database
 from tests.helpers import run_lepton
-from tests.oauth_flow import CLIENT_ID, CLIENT_SECRET, Slack, install
+from tests.oauth_flow import CLIENT_ID, CLIENT_SECRET, connect_oauth, install
 from tests.slack_app import (
+    EXAMPLES,
     SECRET,
     TEAM,
     TOKEN_KEY,
@@ -97,8 +104,6 @@ class Two:
 def two(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Any
 ) -> Iterator[Two]:
-    from models import create_db_engine
-
     surveys = tmp_path_factory.mktemp("surveys") / "surveys.yml"
     surveys.write_text(SURVEYS, encoding="utf-8")
     with fresh_database(request.param, request, tmp_path_factory) as url:
@@ -125,8 +130,7 @@ def two(
                 bravo.add_user(BOB.user_id, "bob", is_owner=True, tz="UTC")
                 bravo.add_user(BEN.user_id, "ben", tz="UTC")
                 bravo.add_channel("CBRAVO", "general", members=[BOB.user_id, BEN.user_id])
-                oauth = Slack(running)
-                running.slack.on("oauth.v2.access", oauth.exchange)
+                oauth = connect_oauth(running)
                 assert install(oauth, TEAM, TOKEN_A).status == 200
                 assert install(oauth, BRAVO, TOKEN_B, "Bravo", BOB.user_id).status == 200
                 yield Two(running, acme, bravo, url, data_dir)
@@ -425,8 +429,6 @@ def test_surveys_go_out_in_each_workspace_with_its_own_token_once(knowledge: Two
 
 
 def test_a_survey_file_can_name_the_workspaces_a_survey_runs_in(tmp_path: Path) -> None:
-    from people.surveys.definitions import load_surveys
-
     path = tmp_path / "s.yml"
     path.write_text(
         SURVEYS.replace(
@@ -502,12 +504,6 @@ def test_knowledge_loaded_before_the_bot_token_becomes_its_workspaces(
 ) -> None:
     """Someone tries Lepton in the console, then sets SLACK_BOT_TOKEN: their knowledge is the
     token's workspace's (auth.test names it), and is never merged into a workspace with data."""
-    from bot import migrate
-    from bot.services import Services
-    from bot.settings import load_settings
-    from bot.simulated_slack.server import LocalSlack
-    from indexer.ingest.loaders.files import load_tree
-    from tests.slack_app import EXAMPLES
 
     migrate.upgrade(engine)
     url = engine.url.render_as_string(hide_password=False)

@@ -18,6 +18,7 @@ from handlers.knowledge.answering import AnswerRequest, Where, answer, visible_c
 from handlers.knowledge.modals import add_modal
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import scoped
+from handlers.plumbing.membership import is_public
 from handlers.plumbing.services import Services, Wiring
 from handlers.surveys.listeners import survey_command
 from handlers.training.listeners import train_command
@@ -205,9 +206,5 @@ class PublicChannels:
         if channel_id is None:
             return True
         if channel_id not in self._known:
-            try:
-                found = self.client.conversations_info(channel=channel_id).get("channel") or {}
-            except SlackApiError:
-                found = {}
-            self._known[channel_id] = found.get("is_private") is False and not found.get("is_im")
+            self._known[channel_id] = is_public(self.client, channel_id)
         return self._known[channel_id]

@@ -22,6 +22,7 @@ from handlers.knowledge.modals import (
 )
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import Press, Submission, on_press, on_submit
+from handlers.plumbing.membership import is_public
 from handlers.plumbing.services import Services, Wiring
 from indexer.ingest.documents import LoadResult, SourceDocument
 from indexer.ingest.saved_messages import Note, SavedMessage, note_document, saved_message_document
@@ -146,17 +147,8 @@ def _saved_message(
         saved_by=saver,
         title=form.title,
         tags=form.tags,
-        private_channel=_is_private(client, channel),
+        private_channel=not is_public(client, channel),
     )
-
-
-def _is_private(client: WebClient, channel: str) -> bool:
-    """Anything Lepton cannot confirm to be public is treated as private to its channel."""
-    try:
-        info = client.conversations_info(channel=channel).get("channel") or {}
-    except SlackApiError:
-        return True
-    return bool(info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
 
 
 def _display_name(client: WebClient, user_id: str) -> str | None:

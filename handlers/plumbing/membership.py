@@ -48,3 +48,13 @@ class Membership:
         with self._lock:
             self._cache[key] = (now + self.ttl, found)
         return found
+
+
+def is_public(client: WebClient, channel: str) -> bool:
+    """Whether Slack confirms `channel` is public; anything it cannot confirm (a DM, a private
+    channel, an error) is not."""
+    try:
+        info = client.conversations_info(channel=channel).get("channel") or {}
+    except SlackApiError:
+        return False
+    return not (info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
