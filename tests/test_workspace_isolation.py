@@ -476,6 +476,9 @@ def test_an_uninstalled_workspace_gets_nothing_more_and_can_be_deleted_whole(
     assert two.app.send(event(BRAVO, {"type": "app_uninstalled"})).status == 200
     wait_for(lambda: BRAVO not in two.app.services.installed_teams())
     assert rows(two, Document, BRAVO) == 2, "uninstalling keeps the workspace's data"
+    bravo = two.app.services.workspace(Key(BRAVO)).surveys
+    bravo.close("pulse", weekday_noon())
+    bravo.start("pulse", weekday_noon())  # due now: a worker still serving Bravo would send
     calls = len(two.app.slack.calls)
     tick(two.app.services)
     settle(two.app)
