@@ -19,7 +19,7 @@ from bot.console.repl import PROMPT as CONSOLE_PROMPT
 from bot.console.repl import EmptyKnowledge
 from bot.console.repl import run as run_console
 from bot.log_redaction import configure_logging
-from bot.services import WORKSPACES_DIR, Services, WorkspaceServices
+from bot.services import WORKSPACES_DIR, Services, WorkspaceServices, respondent_secret
 from bot.serving import serve_http, serve_socket
 from bot.settings import Settings, SettingsError, load_settings
 from bot.stopping import interrupt_on_stop_signals, shut_down_on_stop_signals
@@ -158,7 +158,13 @@ def cli(ctx: click.Context, env_file: str, workspace: str | None) -> None:
 @pass_lepton
 def migrate(ctx: LeptonContext) -> None:
     """Create or upgrade the database schema to the latest version (safe to repeat)."""
-    before, after = database_call(ctx, migrations.upgrade, ctx.engine, ctx.migration_team())
+    before, after = database_call(
+        ctx,
+        migrations.upgrade,
+        ctx.engine,
+        ctx.migration_team(),
+        respondent_secret(ctx.settings),
+    )
     if before == after:
         click.echo(f"{safe_url(ctx)}: already at revision {after}; nothing to do.")
     else:

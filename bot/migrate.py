@@ -47,12 +47,16 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, team: str = LOCAL_TEAM) -> tuple[str | None, str | None]:
+def upgrade(
+    engine: Engine, team: str = LOCAL_TEAM, survey_secret: bytes | None = None
+) -> tuple[str | None, str | None]:
     """Upgrade to head; return (revision before, revision after). Rows stored before Lepton
-    kept workspaces apart are given to `team`."""
+    kept workspaces apart are given to `team`; open survey rounds' answers are sealed with
+    `survey_secret` (the app's, see `bot.services.respondent_secret`)."""
     before = current_revision(engine)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     config.attributes["lepton_team"] = team
+    config.attributes["lepton_survey_secret"] = survey_secret
     with engine.connect() as conn, _foreign_keys_deferred(conn), conn.begin():
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

@@ -8,12 +8,14 @@ from models.knowledge import Document, IndexState, Snippet, SnippetEmbedding
 from models.session import create_db_engine, make_session_factory
 from models.surveys import (
     Survey,
+    SurveyAnswer,
+    SurveyComment,
     SurveyDelivery,
     SurveyDigestPost,
     SurveyOptOut,
     SurveyReminder,
-    SurveyResponse,
     SurveyRound,
+    SurveySealedAnswers,
 )
 from models.training import (
     Assignment,
@@ -40,12 +42,14 @@ __all__ = [
     "Snippet",
     "SnippetEmbedding",
     "Survey",
+    "SurveyAnswer",
+    "SurveyComment",
     "SurveyDelivery",
     "SurveyDigestPost",
     "SurveyOptOut",
     "SurveyReminder",
-    "SurveyResponse",
     "SurveyRound",
+    "SurveySealedAnswers",
     "TrainingDigestPost",
     "TrainingModule",
     "create_db_engine",

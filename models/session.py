@@ -11,14 +11,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT = 30.0
 """Seconds a SQLite write waits for another process's write lock before failing."""
+CHECKPOINT_WAIT_MS = 500
+"""How long a truncating checkpoint waits for readers and writers; busy, it is tried later
+rather than holding up everyone's writes while it waits."""
 
 
 def create_db_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:
-    """SQLite gets foreign keys, WAL and a busy timeout so web and worker processes can share it.
+    """SQLite gets foreign keys, WAL and a busy timeout so web and worker processes can share it,
+    and overwrites what it deletes with zeros (see `forget_deleted`).
     Elsewhere each pooled connection is pinged before use: one the server dropped (a restart,
     a failover) is replaced instead of failing the request that drew it."""
     parsed = make_url(url)
@@ -34,6 +39,7 @@ def create_db_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: 
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     return engine
@@ -47,3 +53,27 @@ def upsert_insert(session: Session, table: Any) -> PgInsert | SqliteInsert:
     """An INSERT with `on_conflict_do_*` for whichever backend the session talks to."""
     dialect = session.get_bind().dialect.name
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+def forget_deleted(engine: Engine, table: str) -> bool:
+    """Rid the database's own files of rows deleted from `table`, as far as the backend allows;
+    False when it is busy now (try again later). SQLite has zeroed deleted rows in place
+    (`secure_delete`) but the WAL still holds their earlier pages until it is checkpointed and
+    truncated. PostgreSQL keeps deleted rows as dead tuples until VACUUM, and even then their
+    bytes until the space is reused: VACUUM FULL writes the table afresh."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            try:
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            finally:
+                conn.invalidate()
+            return not busy
+    quoted = engine.dialect.identifier_preparer.quote(table)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("SET lock_timeout = '5s'")
+        try:
+            conn.exec_driver_sql(f"VACUUM FULL {quoted}")
+        except OperationalError:
+            return False
+    return True

@@ -1,6 +1,6 @@
-"""Pulse surveys. Who was asked (`SurveyDelivery`) is kept apart from what was answered
-(`SurveyResponse`): responses carry no user id, no timestamps and a random id, so rows cannot
-be joined back to a person by id, time or insertion order.
+"""Pulse surveys. Who was asked (`SurveyDelivery`) is kept apart from what was answered: sealed
+while the round is open (`SurveySealedAnswers`), then single answers and comments that point at
+nobody and at nothing else (`SurveyAnswer`, `SurveyComment`); `people.surveys.answers` explains.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped, utcnow
@@ -47,6 +47,10 @@ class SurveyRound(WorkspaceOwned, Base):
     planned_at: Mapped[datetime | None]
     closes_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    tally: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """At close: who answered per channel and what was not kept (`people.surveys.closing`)."""
+    scrubbed_at: Mapped[datetime | None]
+    """When the database files were rid of the round's sealed rows after it closed."""
 
 
 class SurveyDelivery(WorkspaceOwned, SendState, Base):
@@ -86,19 +90,44 @@ class SurveyDigestPost(WorkspaceOwned, SendState, Base):
     part: Mapped[str] = mapped_column(String(16))
 
 
-class SurveyResponse(WorkspaceOwned, Base):
-    """Anonymous answers. `respondent_key` is a hash of a random token that exists only in the
-    person's DM buttons, so the database alone cannot link it to anyone; it is wiped when the
-    round closes, and the rows are rewritten in random order then."""
+class SurveySealedAnswers(WorkspaceOwned, Base):
+    """One person's answers while their round is open, sealed (see `people.surveys.sealing`).
+    `respondent_key` is an HMAC of a random token that exists only in the person's DM buttons,
+    under a secret the database never holds. Deleted when the round closes."""
 
-    __tablename__ = "survey_responses"
+    __tablename__ = "survey_sealed_answers"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    respondent_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
-    respondent_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SurveyAnswer(WorkspaceOwned, Base):
+    """One answer to one question of a closed round. Nothing ties it to the same person's
+    other answers or comment, so a partial set of answers cannot single anyone out; rows are
+    written at close in the order of their content."""
+
+    __tablename__ = "survey_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_rounds.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int]
     segment: Mapped[str | None] = mapped_column(String(64))
-    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class SurveyComment(WorkspaceOwned, Base):
+    """One comment of a closed round, with neither its author's answers nor their channel."""
+
+    __tablename__ = "survey_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_rounds.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
 
 
 class SurveyOptOut(WorkspaceOwned, Base):

@@ -20,10 +20,10 @@ What happens to each kind of row:
   DM channel and message ts that lead back to the person are cleared, and their reminder rows
   are deleted. Open rounds: a delivery never sent is deleted instead (nobody was asked, there
   is nothing to count, and the scheduler must not try to DM a placeholder), and a sent one gets
-  a skipped reminder so none is attempted. Survey responses are untouched: they never held an
-  id, and their respondent key (a hash of a token that exists only in the person's DM, wiped
-  at close) still refuses a second response from the same invitation, so totals stay
-  exactly-once.
+  a skipped reminder so none is attempted. Survey answers are untouched: they never held an
+  id, and an open round's sealed answers are keyed by an HMAC of a token that exists only in
+  the person's DM (deleted at close), which still refuses a second response from the same
+  invitation, so totals stay exactly-once.
 - survey opt-out: KEPT. It is the person's own instruction not to be surveyed; deleting it
   would silently enrol them in the next round, the opposite of what someone asking to be
   forgotten wants. It holds nothing but their id and when they opted out.

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import migrate as migrations
 from bot.migrate import include_name, target_metadata
 from models import SurveyDelivery, SurveyRound
+from people.surveys.sealing import Draft, Seal
 from tests.helpers import local_sessions
 
 pytestmark = pytest.mark.both_backends
@@ -31,7 +32,8 @@ def test_upgrade_creates_every_table(engine: Engine) -> None:
         "documents",
         "snippets",
         "ratings",
-        "survey_responses",
+        "survey_sealed_answers",
+        "survey_answers",
         "slack_installations",
     } <= expected
 
@@ -166,3 +168,62 @@ def test_rows_stored_before_workspaces_belong_to_the_team_migrate_is_given(engin
             ),
             {"t": OPENED},
         )
+
+
+def test_survey_answers_stored_in_the_clear_are_sealed_or_split(engine: Engine) -> None:
+    """Before 0007 an open round's answers sat in the clear next to their respondent key, and a
+    closed round's as one row per person. Upgrading seals the first with the secret `migrate`
+    is given and splits the second, keeping only what a round closed today keeps."""
+    config = migrations.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+    team = {"t": OPENED, "team": "T0ACME"}
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO surveys (id, key, title, definition, anonymity_threshold, active,"
+                " created_at, updated_at, team_id) VALUES (1, 'pulse', 'Pulse', '{}', 3, true,"
+                " :t, :t, :team)"
+            ),
+            team,
+        )
+        for number, closed in ((1, OPENED), (2, None)):
+            conn.execute(
+                text(
+                    "INSERT INTO survey_rounds (id, survey_id, number, send_on, opened_at,"
+                    " closes_at, closed_at, team_id) VALUES (:n, 1, :n, '2026-11-02', :t, :t,"
+                    " :closed, :team)"
+                ),
+                {**team, "n": number, "closed": closed},
+            )
+        responses = [
+            ("r1", 1, None, '{"q": 4, "rare": 1}', "more focus"),
+            ("r2", 1, None, '{"q": 2}', "fewer meetings"),
+            ("r3", 1, None, '{"q": 5}', "ok"),
+            ("r4", 2, "k" * 64, '{"q": 3}', "still open"),
+        ]
+        for rid, round_id, key, answers, comment in responses:
+            conn.execute(
+                text(
+                    "INSERT INTO survey_responses (id, round_id, respondent_key, answers, comment,"
+                    " team_id) VALUES (:id, :r, :k, :a, :c, :team)"
+                ),
+                {**team, "id": rid, "r": round_id, "k": key, "a": answers, "c": comment},
+            )
+    migrations.upgrade(engine, "T0ACME", b"the app's secret")
+    assert "survey_responses" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT question, value FROM survey_answers ORDER BY id")).all()
+        comments = conn.execute(text("SELECT text FROM survey_comments ORDER BY id")).scalars()
+        ((key, round_id, sealed),) = conn.execute(
+            text("SELECT respondent_key, round_id, sealed FROM survey_sealed_answers")
+        ).all()
+        (tally,) = (
+            conn.execute(select(SurveyRound.tally).where(SurveyRound.id == 1)).scalars().all()
+        )
+        assert list(comments) == ["fewer meetings", "more focus", "ok"]
+    assert [tuple(r) for r in kept] == [("q", 2), ("q", 4), ("q", 5)], "`rare` had one answer"
+    assert tally == {"respondents": {"": 3}, "withheld": {"rare": 1}, "comments_withheld": 0}
+    opened = Seal(b"the app's secret").open(round_id, key, bytes(sealed))
+    assert opened == Draft({"q": 3}, "still open")

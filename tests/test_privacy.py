@@ -34,10 +34,11 @@ from models import (
     Rating,
     Snippet,
     Survey,
+    SurveyAnswer,
     SurveyDelivery,
     SurveyOptOut,
-    SurveyResponse,
     SurveyRound,
+    SurveySealedAnswers,
     TrainingModule,
 )
 from people import privacy
@@ -215,9 +216,10 @@ def world(engine: Engine, embedder: Embedder, tmp_path: Path) -> Iterator[World]
             session.add(_delivery(closed.id, user, sent=True, responded=True))
             session.add(_delivery(current.id, user, sent=True, responded=user == KEPT))
             session.add(_delivery(upcoming.id, user, sent=False, responded=False))
-        for n in range(2):
-            session.add(SurveyResponse(id=f"closed{n}", round_id=closed.id, answers={"q1": 4}))
-        session.add(SurveyResponse(id="open0", round_id=current.id, respondent_key="k" * 64))
+        for _ in range(2):
+            session.add(SurveyAnswer(round_id=closed.id, question="q1", value=4))
+        closed.tally = {"respondents": {"": 2}}
+        session.add(SurveySealedAnswers(respondent_key="k" * 64, round_id=current.id, sealed=b"x"))
         session.add(SurveyOptOut(user_id=GONE))
 
         for user in (GONE, KEPT):
@@ -251,7 +253,7 @@ def _delivery(round_id: int, user: str, sent: bool, responded: bool) -> SurveyDe
 
 
 def _survey_totals(sessions: sessionmaker[Session], round_id: int) -> tuple[int, int, int]:
-    """(people asked, people who answered, anonymous responses) for one round."""
+    """(people asked, people who answered, anonymous answers, sealed or not) for one round."""
     with sessions() as session:
         asked = session.scalar(
             select(func.count()).where(
@@ -263,8 +265,11 @@ def _survey_totals(sessions: sessionmaker[Session], round_id: int) -> tuple[int,
                 SurveyDelivery.round_id == round_id, SurveyDelivery.responded.is_(True)
             )
         )
-        responses = session.scalar(select(func.count()).where(SurveyResponse.round_id == round_id))
-    return int(asked or 0), int(answered or 0), int(responses or 0)
+        responses = sum(
+            session.scalar(select(func.count()).where(table.round_id == round_id)) or 0
+            for table in (SurveyAnswer, SurveySealedAnswers)
+        )
+    return int(asked or 0), int(answered or 0), responses
 
 
 def _gap_counts(sessions: sessionmaker[Session]) -> dict[str, int]:

@@ -6,6 +6,8 @@ import io
 import json
 import random
 import struct
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -14,7 +16,13 @@ from matplotlib.image import imread
 from handlers.surveys.digest_blocks import digest_blocks, digest_fallback_text
 from people.surveys.chart import trend_chart_png
 from people.surveys.definitions import SurveyDefinition, parse_surveys
-from people.surveys.digest import Digest, Response, RoundResults, build_digest, digest_text
+from people.surveys.digest import (
+    Digest,
+    QuestionAnswer,
+    RoundResults,
+    build_digest,
+    digest_text,
+)
 
 
 def survey(threshold: int = 5, segmented: bool = False, **extra: object) -> SurveyDefinition:
@@ -40,13 +48,34 @@ def survey(threshold: int = 5, segmented: bool = False, **extra: object) -> Surv
     return parse_surveys({"surveys": [entry]})[0]
 
 
+@dataclass(frozen=True)
+class Response:
+    """One person's answers, before closing splits them."""
+
+    answers: dict[str, int]
+    comment: str | None = None
+    segment: str | None = None
+
+
 def answers(support: int, recommend: int = 8, office: int = 0, **kw: object) -> Response:
     return Response({"support": support, "recommend": recommend, "office": office}, **kw)
 
 
 def round_of(number: int, responses: list[Response], asked: int = 9, closed: bool = True):
+    """A round as closing stores it: each person's answers split into unlinked single answers
+    and comments, and how many answered per channel."""
     opened = date(2024, 5, 6) + timedelta(weeks=number - 1)
-    return RoundResults(number, opened, asked, tuple(responses), closed)
+    return RoundResults(
+        number,
+        opened,
+        asked,
+        respondents=Counter(r.segment for r in responses),
+        answers=tuple(
+            QuestionAnswer(q, v, r.segment) for r in responses for q, v in r.answers.items()
+        ),
+        comments=tuple(r.comment for r in responses if r.comment),
+        closed=closed,
+    )
 
 
 def digest(definition, current, history=(), seed: int = 0) -> Digest:
@@ -330,10 +359,24 @@ def test_comments_cannot_ping_or_link():
     definition = survey()
     nasty = "<!channel> hi @here"
     responses = [answers(4, comment=nasty), answers(4, comment="<https://evil.example|x>")]
-    responses += [answers(4)] * 3
+    responses += [answers(4, comment=f"fine {n}") for n in range(3)]
     result = digest(definition, round_of(1, responses))
     assert nasty in result.comments
     shown = json.dumps(digest_blocks(result, definition), ensure_ascii=False)
     assert "<!channel>" not in shown and "@here" not in shown
     assert "<https://" not in shown
     assert "&lt;!channel&gt;" in shown
+
+
+def test_comments_fewer_than_the_threshold_wrote_are_withheld_and_counted():
+    """Whoever holds the bot token sees in each survey DM whether its person commented; two
+    comments among seven answers would each be one of two people's."""
+    definition = survey(threshold=5)
+    responses = [answers(4, comment="the reorg hurt"), answers(2, comment="more focus time")]
+    responses += [answers(3)] * 5
+    result = digest(definition, round_of(1, responses))
+    shown = rendered(result, definition)
+    assert result.comments == () and result.themes == ()
+    assert "reorg" not in shown and "focus time" not in shown
+    assert "2 comments are withheld" in shown and "at least 5 people" in shown
+    assert question(result, "support").average is not None, "the answers are still shown"

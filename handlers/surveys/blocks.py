@@ -113,8 +113,9 @@ def comment_modal(
         "blocks": [
             section(
                 f"{escape(definition.comment or 'Anything else?')}\nAnonymous: shown to managers "
-                f"only among {definition.anonymity_threshold} or more responses, in random order."
-                " Leave out names and details that would identify you."
+                f"in random order, and only if at least {definition.anonymity_threshold} people "
+                "comment; otherwise it is discarded unread. Leave out names and details that "
+                "would identify you."
             ),
             text_input(
                 COMMENT_BLOCK,

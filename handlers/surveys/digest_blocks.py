@@ -16,6 +16,7 @@ from people.surveys.digest import (
     compact_distribution,
     headline_text,
     segment_values,
+    withheld_comments_text,
 )
 
 MESSAGE_BLOCK_LIMIT = 50
@@ -57,6 +58,8 @@ def digest_blocks(digest: Digest, definition: SurveyDefinition) -> list[Block]:
     if digest.comments:
         blocks.append(section(f"*Comments* ({len(digest.comments)}, in random order)"))
         blocks.extend(_comment_blocks(digest.comments, MESSAGE_BLOCK_LIMIT - len(blocks)))
+    elif digest.comments_withheld:
+        blocks.append(context(f":lock: {withheld_comments_text(digest)}"))
     return blocks[:MESSAGE_BLOCK_LIMIT]
 
 

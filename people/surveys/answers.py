@@ -1,28 +1,32 @@
 """What one person does with a survey: the invitation they get, the answers they give or
-change, the rounds still waiting for them, and opting out. Also how answers are anonymised when
-a round closes, since that is the other half of how they are stored.
+change, the rounds still waiting for them, and opting out. Also what becomes of answers when a
+round closes, since that is the other half of how they are stored.
 
-Anonymity, in storage: `SurveyDelivery` says who was asked and whether they answered;
-`SurveyResponse` holds what was answered, with a random id, no user id and no timestamp. The
-only link while a round is open is `respondent_key`, an HMAC of a random token that lives only
-in the buttons of the person's own DM, under a key the database does not hold (from the Slack
-signing secret): whoever reads the DM back with the bot token learns the token, but cannot
-compute the key it is stored under without that secret. Closing a round wipes the keys and
-rewrites the responses in random order, so neither the key nor the physical row order can be
-matched to the order in which people were asked or answered. It also merges every segment
-with fewer answers than the anonymity threshold into an unnamed group of at least that size:
-otherwise the only answer tagged with a small segment would belong to the one person of that
-segment who answered.
+Anonymity, in storage, against whoever reads the database or its raw files (SQLite's WAL,
+PostgreSQL's dead rows) and holds the bot token, but not the app's secret:
+
+- Who was asked and whether they answered is `SurveyDelivery`; nothing else names a person.
+- While a round is open, a person's answers exist only sealed (`people.surveys.sealing`): one
+  fixed-size AES-GCM ciphertext per person, under a key derived from the Slack signing secret
+  (never stored). It is found again by `respondent_key`, an HMAC, under that secret, of a
+  random token that lives only in the buttons of the person's DM: reading the DM back with the
+  bot token gives the token, not the key. So the commit that marks someone as having answered
+  pairs their delivery with ciphertext, and no commit, time or row order pairs them with what
+  they answered.
+- At close, in one transaction, the sealed rows are opened and deleted, and the answers are
+  written as single answers (`SurveyAnswer`) and comments (`SurveyComment`) that point at no
+  person and not at each other, under the rules of `people.surveys.closing`.
+- Then the files are rid of the sealed rows (`models.session.forget_deleted`): SQLite deletes
+  with zeros (`secure_delete`) and checkpoints and truncates its WAL; PostgreSQL rewrites the
+  sealed table (VACUUM FULL).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import random
+import logging
 import secrets
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,10 +34,20 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Survey, SurveyDelivery, SurveyOptOut, SurveyResponse, SurveyRound
+from models import (
+    Survey,
+    SurveyAnswer,
+    SurveyComment,
+    SurveyDelivery,
+    SurveyOptOut,
+    SurveyRound,
+    SurveySealedAnswers,
+)
 from models.sending import SENT
+from people.surveys.closing import close_drafts
 from people.surveys.definitions import SurveyDefinition
 from people.surveys.lookups import RoundInfo, SurveyError, round_info
+from people.surveys.sealing import Draft, Seal, Unreadable, clean_comment
 
 COMMENT_LIMIT = 2000
 NOT_YOURS = "This survey was not sent to you, so nothing was recorded."
@@ -70,12 +84,16 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+log = logging.getLogger(__name__)
+
+
 class SurveyAnswers:
     """One person's side of a survey, checked against their own invitation every time."""
 
     def __init__(self, sessions: sessionmaker[Session], secret: bytes = LOCAL_SECRET) -> None:
         self.sessions = sessions
         self.secret = secret
+        self.seal = Seal(secret)
 
     def record(
         self,
@@ -108,43 +126,47 @@ class SurveyAnswers:
         message: tuple[str, str],
         comment: str | None,
     ) -> Recorded:
-        """One try; a double-click racing to create the same response retries once."""
+        """One try; a double-click racing to create the same row retries once."""
         with self.sessions() as session, session.begin():
             row, delivery, definition = _open_invitation(session, round_id, user_id, message, now)
             key = respondent_key(token, self.secret)
-            response = session.scalar(
-                select(SurveyResponse).where(SurveyResponse.respondent_key == key)
-            )
-            if response is not None and response.round_id != round_id:
+            stored = session.get(SurveySealedAnswers, key)
+            if stored is not None and stored.round_id != round_id:
                 raise SurveyError(NOT_YOURS)
-            if response is None:
-                response = SurveyResponse(
-                    id=secrets.token_hex(16),
-                    round_id=round_id,
-                    respondent_key=key,
-                    segment=delivery.segment,
-                    answers={},
-                )
+            draft = (
+                self.seal.open(round_id, key, stored.sealed)
+                if stored is not None
+                else Draft(segment=delivery.segment)
+            )
+            answers, text = dict(draft.answers), draft.comment
             if answer is not None:
                 question = definition.question(answer[0])
                 if question is None or answer[1] not in dict(question.choices()):
                     raise SurveyError("That answer is not one of the choices; nothing changed.")
-                response.answers = {**response.answers, answer[0]: answer[1]}
+                answers[answer[0]] = answer[1]
             if comment is not None:
-                response.comment = comment.strip()[:COMMENT_LIMIT] or None
-            if response.answers or response.comment:
-                session.add(response)
-                delivery.responded = True
+                text = clean_comment(comment, COMMENT_LIMIT)
+            draft = Draft(answers, text, draft.segment)
+            if draft.empty:
+                if stored is not None:
+                    session.delete(stored)
+            elif stored is None:
+                session.add(
+                    SurveySealedAnswers(
+                        respondent_key=key,
+                        round_id=round_id,
+                        sealed=self.seal.close(round_id, key, draft),
+                    )
+                )
             else:
-                if response in session:
-                    session.delete(response)
-                delivery.responded = False
+                stored.sealed = self.seal.close(round_id, key, draft)
+            delivery.responded = not draft.empty
             session.flush()
             return Recorded(
                 definition,
                 round_info(session, row, definition.key, counted=False),
-                dict(response.answers),
-                response.comment,
+                draft.answers,
+                draft.comment,
             )
 
     def recorded(
@@ -153,16 +175,18 @@ class SurveyAnswers:
         """What this person answered so far, under the same checks as recording."""
         with self.sessions() as session:
             row, _, definition = _open_invitation(session, round_id, user_id, message, now)
-            response = session.scalar(
-                select(SurveyResponse).where(
-                    SurveyResponse.respondent_key == respondent_key(token, self.secret)
-                )
+            key = respondent_key(token, self.secret)
+            stored = session.get(SurveySealedAnswers, key)
+            draft = (
+                self.seal.open(round_id, key, stored.sealed)
+                if stored is not None and stored.round_id == round_id
+                else Draft()
             )
             return Recorded(
                 definition,
                 round_info(session, row, definition.key, counted=False),
-                dict(response.answers) if response else {},
-                response.comment if response else None,
+                draft.answers,
+                draft.comment,
             )
 
     def invitation(self, delivery: SurveyDelivery) -> Invitation:
@@ -217,39 +241,34 @@ class SurveyAnswers:
                 is not None
             )
 
-
-def anonymise(session: Session, round_id: int, threshold: int) -> None:
-    """On closing: drop the keys, hide small segments, and rewrite the rows in random order
-    under new random ids."""
-    rows = [
-        (r.segment, dict(r.answers), r.comment)
-        for r in session.scalars(select(SurveyResponse).where(SurveyResponse.round_id == round_id))
-    ]
-    kept = _segments_to_keep([s for s, _, _ in rows], threshold)
-    session.execute(delete(SurveyResponse).where(SurveyResponse.round_id == round_id))
-    random.SystemRandom().shuffle(rows)
-    session.add_all(
-        SurveyResponse(
-            id=secrets.token_hex(16),
-            round_id=round_id,
-            segment=s if s in kept else None,
-            answers=a,
-            comment=c,
+    def unseal(self, session: Session, round_id: int, threshold: int) -> None:
+        """At close: open and delete the round's sealed rows and keep what
+        `people.surveys.closing` allows of them. A row that no longer opens (the secret changed
+        while the round was open) is counted in the log, never guessed at."""
+        drafts: list[Draft] = []
+        unreadable = 0
+        for stored in session.scalars(
+            select(SurveySealedAnswers).where(SurveySealedAnswers.round_id == round_id)
+        ):
+            try:
+                drafts.append(self.seal.open(round_id, stored.respondent_key, stored.sealed))
+            except Unreadable:
+                unreadable += 1
+        if unreadable:
+            log.warning(
+                "survey round %s: %d sealed answers could not be opened (was the signing "
+                "secret changed while it was open?) and are not counted",
+                round_id,
+                unreadable,
+            )
+        session.execute(delete(SurveySealedAnswers).where(SurveySealedAnswers.round_id == round_id))
+        closed = close_drafts(drafts, threshold)
+        session.add_all(
+            SurveyAnswer(round_id=round_id, question=q, value=v, segment=s)
+            for q, v, s in closed.answers
         )
-        for s, a, c in rows
-    )
-
-
-def _segments_to_keep(segments: Sequence[str | None], threshold: int) -> set[str]:
-    """Segments with at least `threshold` answers, minus the smallest of them while the unnamed
-    rest (small segments and answers without one) is smaller than `threshold` but not empty."""
-    sizes = Counter(s for s in segments if s is not None)
-    kept = {s: n for s, n in sizes.items() if n >= threshold}
-    unnamed = len(segments) - sum(kept.values())
-    while kept and 0 < unnamed < threshold:
-        smallest = min(kept, key=lambda s: (kept[s], s))
-        unnamed += kept.pop(smallest)
-    return set(kept)
+        session.add_all(SurveyComment(round_id=round_id, text=text) for text in closed.comments)
+        session.get_one(SurveyRound, round_id).tally = closed.tally()
 
 
 def _open_invitation(

@@ -10,8 +10,11 @@ Anonymity rules, applied here so no renderer can get them wrong:
 - Per-channel results are all-or-nothing (complementary suppression): if any group, including
   responses without a channel, is below the threshold, no group is shown, because the others
   subtracted from the total would reveal it. The same holds per question within the groups.
-- Comments are shuffled so their order does not hint at who answered first, and a theme must
-  appear in at least two comments, so one person's wording never becomes a headline.
+- Comments appear only when at least the threshold people wrote one (the survey DM tells
+  whoever holds the bot token who commented), shuffled so their order does not hint at who
+  answered first; a theme must appear in at least two comments, so one person's wording never
+  becomes a headline.
+- Answers arrive unlinked (`QuestionAnswer`): no digest can combine one person's answers.
 - The trend never shows a value for a round that was itself withheld.
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from statistics import fmean
 
@@ -35,11 +38,11 @@ ENPS_DETRACTOR = 6
 
 
 @dataclass(frozen=True)
-class Response:
-    """One person's anonymous answers in a round: no id, only what they chose and wrote."""
+class QuestionAnswer:
+    """One answer to one question; nothing links it to its author's other answers."""
 
-    answers: Mapping[str, int]
-    comment: str | None = None
+    question: str
+    value: int
     segment: str | None = None
 
 
@@ -48,8 +51,18 @@ class RoundResults:
     number: int
     opened_on: date
     asked: int
-    responses: tuple[Response, ...]
+    respondents: Mapping[str | None, int]
+    """How many people answered, per channel as stored (None: no channel, or merged)."""
+    answers: tuple[QuestionAnswer, ...] = ()
+    comments: tuple[str, ...] = ()
     closed: bool = True
+    withheld: Mapping[str, int] = field(default_factory=dict)
+    """Answers not kept at close, per question, because too few gave one."""
+    comments_withheld: int = 0
+
+    @property
+    def responded(self) -> int:
+        return sum(self.respondents.values())
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,8 @@ class Digest:
     themes: tuple[str, ...]
     trend: tuple[TrendPoint, ...]
     previous_round: int | None = None
+    comments_withheld: int = 0
+    """Comments not shown because fewer than the threshold people wrote one."""
 
 
 def build_digest(
@@ -117,7 +132,7 @@ def build_digest(
 ) -> Digest:
     """The digest for `current`, comparing it with the latest earlier round in `history`."""
     threshold = definition.anonymity_threshold
-    responded = len(current.responses)
+    responded = current.responded
     earlier = [r for r in history if r.number < current.number]
     previous = max(earlier, key=lambda r: r.number, default=None)
     reason = _withheld_reason(current, threshold)
@@ -125,10 +140,14 @@ def build_digest(
     segments_hidden, segments_reason = False, ""
     questions: tuple[QuestionSummary, ...] = ()
     comments: tuple[str, ...] = ()
+    withheld_comments = 0
     if not reason:
         questions = tuple(_summarise(q, current, previous, threshold) for q in definition.questions)
-        segments, segments_hidden, segments_reason = _segments(definition, current.responses)
-        comments = _shuffled_comments(current.responses, rng or random.SystemRandom())
+        segments, segments_hidden, segments_reason = _segments(definition, current)
+        comments = _shuffled_comments(current.comments, rng or random.SystemRandom())
+        withheld_comments = current.comments_withheld
+        if len(comments) < threshold:
+            comments, withheld_comments = (), withheld_comments + len(comments)
     return Digest(
         survey_key=definition.key,
         title=definition.title,
@@ -148,6 +167,7 @@ def build_digest(
         themes=_themes(comments),
         trend=_trend(definition, current, history, max(1, trend_rounds)),
         previous_round=previous.number if previous else None,
+        comments_withheld=withheld_comments,
     )
 
 
@@ -184,7 +204,17 @@ def digest_text(digest: Digest, definition: SurveyDefinition) -> str:
     if digest.comments:
         lines += ["", "Comments:"]
         lines += ["> " + c.replace("\n", "\n> ") for c in digest.comments]
+    elif digest.comments_withheld:
+        lines += ["", withheld_comments_text(digest)]
     return "\n".join(lines)
+
+
+def withheld_comments_text(digest: Digest) -> str:
+    n = digest.comments_withheld
+    return (
+        f"{n} {'comment is' if n == 1 else 'comments are'} withheld: comments appear when at "
+        f"least {digest.threshold} people write one, so none can be traced to its author."
+    )
 
 
 def headline_text(summary: QuestionSummary, digest: Digest) -> str:
@@ -242,7 +272,7 @@ def _withheld_reason(current: RoundResults, threshold: int) -> str:
             "Results are withheld until the round closes, so two previews cannot be compared "
             "to single out one answer."
         )
-    responded = len(current.responses)
+    responded = current.responded
     if responded >= threshold:
         return ""
     people = "person" if current.asked == 1 else "people"
@@ -255,15 +285,14 @@ def _withheld_reason(current: RoundResults, threshold: int) -> str:
 
 
 def _visible(round_: RoundResults, threshold: int) -> bool:
-    return round_.closed and len(round_.responses) >= threshold
+    return round_.closed and round_.responded >= threshold
 
 
-def _values(question: Question, responses: Sequence[Response]) -> list[int]:
+def _values(question: Question, answers: Sequence[QuestionAnswer]) -> list[int]:
     """Answers that are one of the question's choices; others (options since changed) are
     dropped rather than miscounted."""
     allowed = {value for value, _ in question.choices()}
-    found = (r.answers.get(question.id) for r in responses)
-    return [v for v in found if isinstance(v, int) and not isinstance(v, bool) and v in allowed]
+    return [a.value for a in answers if a.question == question.id and a.value in allowed]
 
 
 def _headline(question: Question, values: Sequence[int], threshold: int) -> float | None:
@@ -275,15 +304,16 @@ def _headline(question: Question, values: Sequence[int], threshold: int) -> floa
 def _summarise(
     question: Question, current: RoundResults, previous: RoundResults | None, threshold: int
 ) -> QuestionSummary:
-    values = _values(question, current.responses)
+    values = _values(question, current.answers)
     if len(values) < threshold:
+        answered = len(values) + current.withheld.get(question.id, 0)
         return QuestionSummary(
-            question.id, question.text, question.kind, len(values), None, (), hidden=True
+            question.id, question.text, question.kind, answered, None, (), hidden=True
         )
     headline = _headline(question, values, threshold)
     change = None
     if previous is not None and headline is not None and _visible(previous, threshold):
-        before = _headline(question, _values(question, previous.responses), threshold)
+        before = _headline(question, _values(question, previous.answers), threshold)
         change = None if before is None else round(headline - before, 2)
     return QuestionSummary(
         id=question.id,
@@ -298,19 +328,20 @@ def _summarise(
 
 
 def _segments(
-    definition: SurveyDefinition, responses: Sequence[Response]
+    definition: SurveyDefinition, current: RoundResults
 ) -> tuple[tuple[SegmentSummary, ...], bool, str]:
-    """Every group at or above the threshold, or none at all. Responses without a segment are a
+    """Every group at or above the threshold, or none at all. Answers without a segment are a
     group too for the check: total minus the shown groups would otherwise reveal them."""
     if not definition.segment_by_channel:
         return (), False, ""
     threshold = definition.anonymity_threshold
-    groups: dict[str | None, list[Response]] = {}
-    for response in responses:
-        groups.setdefault(response.segment, []).append(response)
+    sizes = {name: n for name, n in current.respondents.items() if n}
+    groups: dict[str | None, list[QuestionAnswer]] = {name: [] for name in sizes}
+    for answer in current.answers:
+        groups.setdefault(answer.segment, []).append(answer)
     if not any(name is not None for name in groups):
         return (), False, ""
-    if any(len(group) < threshold for group in groups.values()):
+    if any(sizes.get(name, 0) < threshold for name in groups):
         return (
             (),
             True,
@@ -325,7 +356,7 @@ def _segments(
     segments = tuple(
         SegmentSummary(
             name=name,
-            responded=len(group),
+            responded=sizes[name],
             averages=tuple(
                 (
                     q.id,
@@ -339,10 +370,10 @@ def _segments(
     return segments, False, ""
 
 
-def _shuffled_comments(responses: Sequence[Response], rng: random.Random) -> tuple[str, ...]:
-    comments = [r.comment.strip() for r in responses if r.comment and r.comment.strip()]
-    rng.shuffle(comments)
-    return tuple(comments)
+def _shuffled_comments(comments: Sequence[str], rng: random.Random) -> tuple[str, ...]:
+    shown = [c.strip() for c in comments if c.strip()]
+    rng.shuffle(shown)
+    return tuple(shown)
 
 
 def _themes(comments: Sequence[str]) -> tuple[str, ...]:
@@ -380,7 +411,7 @@ def _trend(
             values=tuple(
                 (
                     q.id,
-                    _headline(q, _values(q, r.responses), threshold)
+                    _headline(q, _values(q, r.answers), threshold)
                     if _visible(r, threshold)
                     else None,
                 )

@@ -9,10 +9,11 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import Survey, SurveyDelivery, SurveyResponse, SurveyRound
+from models import Survey, SurveyAnswer, SurveyComment, SurveyDelivery, SurveyRound
 from models.sending import SENT
+from people.surveys.closing import respondents_of, withheld_of
 from people.surveys.definitions import SurveyDefinition
-from people.surveys.digest import Digest, Response, RoundResults, build_digest
+from people.surveys.digest import Digest, QuestionAnswer, RoundResults, build_digest
 from people.surveys.lookups import SurveyError, survey_by_key
 
 TREND_ROUNDS = 8
@@ -57,19 +58,35 @@ class SurveyResults:
 
 
 def _results(session: Session, row: SurveyRound) -> RoundResults:
-    responses = session.scalars(
-        select(SurveyResponse).where(SurveyResponse.round_id == row.id)
-    ).all()
     asked = session.scalar(
         select(func.count()).where(SurveyDelivery.round_id == row.id, SurveyDelivery.status == SENT)
     )
+    if row.closed_at is None:
+        responded = session.scalar(
+            select(func.count()).where(
+                SurveyDelivery.round_id == row.id, SurveyDelivery.responded.is_(True)
+            )
+        )
+        return RoundResults(
+            number=row.number,
+            opened_on=date.fromisoformat(row.send_on),
+            asked=asked or 0,
+            respondents={None: responded or 0},
+            closed=False,
+        )
+    answers = session.execute(
+        select(SurveyAnswer.question, SurveyAnswer.value, SurveyAnswer.segment).where(
+            SurveyAnswer.round_id == row.id
+        )
+    ).all()
+    comments = session.scalars(select(SurveyComment.text).where(SurveyComment.round_id == row.id))
     return RoundResults(
         number=row.number,
         opened_on=date.fromisoformat(row.send_on),
         asked=asked or 0,
-        responses=tuple(
-            Response(answers=dict(r.answers), comment=r.comment, segment=r.segment)
-            for r in responses
-        ),
-        closed=row.closed_at is not None,
+        respondents=respondents_of(row.tally),
+        answers=tuple(QuestionAnswer(q, v, s) for q, v, s in answers),
+        comments=tuple(comments),
+        withheld=withheld_of(row.tally),
+        comments_withheld=int((row.tally or {}).get("comments_withheld", 0)),
     )

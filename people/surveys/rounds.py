@@ -27,12 +27,13 @@ from models import (
     SurveyOptOut,
     SurveyReminder,
     SurveyRound,
+    SurveySealedAnswers,
 )
 from models.sending import PENDING
-from models.session import upsert_insert
+from models.session import forget_deleted, upsert_insert
 from models.workspace import stamp
 from people.outbox import LEASE, GiveUp, RetryLater, Send, Tally, dispatch
-from people.surveys.answers import LOCAL_SECRET, SurveyAnswers, anonymise
+from people.surveys.answers import LOCAL_SECRET, SurveyAnswers
 from people.surveys.definitions import SurveyDefinition
 from people.surveys.lookups import (
     RoundInfo,
@@ -204,7 +205,9 @@ class Surveys:
             round_id = session.scalar(open_rounds(survey.id))
         if round_id is None:
             raise SurveyError(f"Survey `{key}` has no open round.")
-        return self._close(round_id, now)
+        closed = self._close(round_id, now)
+        self._forget_sealed(now)
+        return closed
 
     def _close(self, round_id: int, now: datetime) -> RoundInfo:
         with self.sessions() as session, session.begin():
@@ -212,7 +215,7 @@ class Surveys:
             survey = session.get_one(Survey, row.survey_id)
             if row.closed_at is None:
                 row.closed_at = now
-                anonymise(session, round_id, survey.anonymity_threshold)
+                self.answers.unseal(session, round_id, survey.anonymity_threshold)
                 definition = SurveyDefinition.from_json(survey.definition)
                 posts = [
                     {
@@ -276,6 +279,7 @@ class Surveys:
         report.closed = [self._close(round_id, now) for round_id in self._closing(now)]
         report.digests = dispatch(sessions, SurveyDigestPost, now, couriers.digest, lease=lease)
         report.retired = self._retire_dms(couriers.retire)
+        self._forget_sealed(now)
         return report
 
     def _retire_dms(self, retire: Callable[[str, str], None]) -> int:
@@ -311,6 +315,25 @@ class Surveys:
                 .values(channel_id=None, message_ts=None)
             )
         return retired
+
+    def _forget_sealed(self, now: datetime) -> None:
+        """Once rounds have closed, rid the database files of their sealed rows; busy now (a
+        long reader, a lock) leaves it to the next tick, since the rounds stay marked."""
+        with self.sessions() as session:
+            waiting = list(
+                session.scalars(
+                    select(SurveyRound.id).where(
+                        SurveyRound.closed_at.is_not(None), SurveyRound.scrubbed_at.is_(None)
+                    )
+                )
+            )
+            engine = session.get_bind()
+        if not waiting or not forget_deleted(engine, SurveySealedAnswers.__tablename__):
+            return
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(SurveyRound).where(SurveyRound.id.in_(waiting)).values(scrubbed_at=now)
+            )
 
     def _open_due(self, now: datetime) -> list[RoundInfo]:
         opened = []
