@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,13 @@ class SlackRequest:
 
 def unique_id(prefix: str) -> str:
     return f"{prefix}{int(time.time())}{next(_counter):06d}"
+
+
+def new_trigger_id() -> str:
+    """Shaped like Slack's (digits.digits.hex) and unique across runs, as Slack's are."""
+    return (
+        f"{int(time.time())}{next(_counter):06d}.{secrets.randbelow(10**9)}.{secrets.token_hex(10)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def command(
         "api_app_id": "ALEPTON",
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id or unique_id("trigger."),
+        "trigger_id": trigger_id or new_trigger_id(),
     }
     return SlackRequest(urlencode(fields), FORM)
 
@@ -117,7 +125,7 @@ def block_action(
         "user": {"id": actor.user_id, "username": actor.user_name, "team_id": actor.team_id},
         "api_app_id": "ALEPTON",
         "container": container,
-        "trigger_id": trigger_id or unique_id("trigger."),
+        "trigger_id": trigger_id or new_trigger_id(),
         "actions": [{**action, "type": "button", "action_ts": f"{time.time():.6f}"}],
     }
     if container.get("type") == "message":
@@ -145,7 +153,7 @@ def message_shortcut(
             "message": message,
             "message_ts": message.get("ts"),
             "response_url": response_url,
-            "trigger_id": trigger_id or unique_id("trigger."),
+            "trigger_id": trigger_id or new_trigger_id(),
         }
     )
 
@@ -163,7 +171,7 @@ def view_submission(actor: Actor, view: dict[str, Any], values: dict[str, str]) 
             "team": {"id": actor.team_id, "domain": actor.team_domain},
             "user": {"id": actor.user_id, "username": actor.user_name, "team_id": actor.team_id},
             "api_app_id": "ALEPTON",
-            "trigger_id": unique_id("trigger."),
+            "trigger_id": new_trigger_id(),
             "view": submitted,
         }
     )

@@ -83,7 +83,7 @@ def _garbled(command: dict[str, Any]) -> str | None:
         "user_id": payload_checks.user_id,
         "channel_id": payload_checks.channel_id,
         "response_url": payload_checks.url,
-        "trigger_id": payload_checks.text,
+        "trigger_id": payload_checks.trigger_id,
     }
     return next((name for name, valid in checks.items() if not valid(command.get(name))), None)
 

@@ -14,6 +14,8 @@ from typing import Any
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 TS = re.compile(r"^\d{1,12}\.\d{1,9}$")
+TRIGGER_ID = re.compile(r"^\d{1,20}\.[A-Za-z0-9]{1,32}\.[0-9a-f]{6,64}$")
+"""Slack's shape, like 13345224609.738474920.8088930838d88f008e0."""
 INCOMPLETE = "Slack sent that without a valid {field}, so I did nothing. Please try again."
 
 
@@ -46,6 +48,10 @@ def channel_id(value: Any) -> str | None:
 
 def message_ts(value: Any) -> str | None:
     return value if isinstance(value, str) and TS.match(value) else None
+
+
+def trigger_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and TRIGGER_ID.match(value) else None
 
 
 def url(value: Any) -> str | None:
