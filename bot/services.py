@@ -260,7 +260,8 @@ class WorkspaceServices:
         digest) and training (plan and send nudges, the weekly digest)."""
         client, channels, directory = self.sending_client, self.channels, self.directory
         lease = timedelta(seconds=self.settings.lepton_send_lease_seconds)
-        surveys = SlackSurveyCouriers(client, self.surveys, channels)
+        admins = self.settings.listed_admins(self.team.team_id)
+        surveys = SlackSurveyCouriers(client, self.surveys, channels, admins)
         survey_report = self.surveys.tick(now, directory, surveys.couriers(), lease)
         training = SlackTrainingCouriers(client, self.training, channels, now)
         learners = sorted({a.user_id for a in self.training.open_assignments(now)})

@@ -193,6 +193,13 @@ class Settings(BaseSettings):
     def oauth_enabled(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
 
+    def listed_admins(self, team_id: str) -> list[str]:
+        """The user IDs `is_listed_admin` grants in this workspace."""
+        found = {e.split(":", 1)[1] for e in self.lepton_admins if e.startswith(f"{team_id}:")}
+        if not self.oauth_enabled:
+            found |= {e for e in self.lepton_admins if ":" not in e}
+        return sorted(found)
+
     def is_listed_admin(self, team_id: str, user_id: str) -> bool:
         """`TEAM:USER` entries grant admin in that workspace; a bare user ID does only while
         Lepton serves one workspace (with OAuth it would grant every workspace that user is in)."""

@@ -90,6 +90,18 @@ class SurveyDigestPost(WorkspaceOwned, SendState, Base):
     part: Mapped[str] = mapped_column(String(16))
 
 
+class SurveyNotice(WorkspaceOwned, SendState, Base):
+    """Telling the workspace's admins, once, why a round cannot start (a channel that does not
+    exist or that Lepton is not in, nobody to ask)."""
+
+    __tablename__ = "survey_notices"
+    __table_args__ = (UniqueConstraint("round_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(64))
+
+
 class SurveySealedAnswers(WorkspaceOwned, Base):
     """One person's answers while their round is open, sealed (see `people.surveys.sealing`).
     `respondent_key` is an HMAC of a random token that exists only in the person's DM buttons,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import signal
 import subprocess
 import threading
@@ -121,7 +122,9 @@ def _values(message: Any) -> Iterator[dict[str, Any]]:
                 yield json.loads(element["value"])
 
 
-def _world(engine: Engine, tmp_path: Path, slack: LocalSlack, day: str = "mon") -> World:
+def _world(
+    engine: Engine, tmp_path: Path, slack: LocalSlack, day: str = "mon", **settings: Any
+) -> World:
     workspace = Workspace(slack)
     for user, tz in PEOPLE.items():
         workspace.add_user(user, user.lower(), tz=tz)
@@ -133,7 +136,7 @@ def _world(engine: Engine, tmp_path: Path, slack: LocalSlack, day: str = "mon") 
     survey_file = tmp_path / "surveys.yml"
     survey_file.write_text(SURVEY % {"day": day})
     migrate.upgrade(engine)
-    settings = load_settings(
+    config = load_settings(
         None,
         lepton_data_dir=tmp_path / "data",
         slack_bot_token="xoxb-survey-tests",
@@ -141,8 +144,9 @@ def _world(engine: Engine, tmp_path: Path, slack: LocalSlack, day: str = "mon") 
         slack_api_url=slack.base_url,
         lepton_surveys=survey_file,
         lepton_send_lease_seconds=60,
+        **settings,
     )
-    return World(slack, workspace, Services(settings, engine), engine)
+    return World(slack, workspace, Services(config, engine), engine)
 
 
 @pytest.fixture
@@ -567,3 +571,42 @@ def _worker(env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.DEVNULL,
         text=True,
     )
+
+
+def test_a_survey_whose_channel_is_missing_tells_its_admins_once_and_waits(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The survey file names #launch, which nobody has created yet: nobody is asked, the listed
+    admin gets one clear DM however many runs and workers see it, the log has one warning and
+    no traceback, and once the channel exists the round starts for its members."""
+    with LocalSlack() as slack:
+        world = _world(engine, tmp_path, slack, lepton_admins="UAIKO")
+        survey_file = tmp_path / "surveys.yml"
+        survey_file.write_text(
+            survey_file.read_text().replace('channels: ["#general"]', 'channels: ["#launch"]')
+        )
+        second = Services(world.services.settings, engine)  # a second worker, same database
+        start = datetime.combine(MONDAY, time(9), UTC)
+        world.services.home.surveys.start("pulse", start)
+        for minutes in range(0, 180, 15):
+            for services in (world.services, second):
+                services.home.scheduled_work(start + timedelta(minutes=minutes))
+        told = [m for m in world.dm("UAIKO") if "has not started" in m.text]
+        assert len(told) == 1, [m.text for m in world.dm("UAIKO")]
+        assert "#launch" in told[0].text and "does not exist" in told[0].text
+        assert "/lepton survey close pulse" in told[0].text
+        assert not any(world.invitations(user) for user in PEOPLE), "nobody was asked"
+        warnings = [r for r in caplog.records if "cannot start" in r.getMessage()]
+        assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+        assert not any(r.exc_info for r in caplog.records), "no traceback on every run"
+
+        world.workspace.add_channel("C0LAUNCH", "launch", members=("UBEN", "UCARA"))
+        later = datetime.combine(MONDAY + timedelta(days=1), time(16), UTC)  # 11:00 in NY
+        restarted = Services(world.services.settings, engine)  # channels are listed afresh
+        restarted.home.scheduled_work(later)
+        assert [bool(world.invitations(u)) for u in ("UBEN", "UCARA", "UDAN")] == [
+            True,
+            True,
+            False,
+        ]
+        assert len([m for m in world.dm("UAIKO") if "has not started" in m.text]) == 1

@@ -100,6 +100,26 @@ def reminder_text(definition: SurveyDefinition, round: RoundInfo, permalink: str
     )
 
 
+def notice_text(definition: SurveyDefinition, round: RoundInfo, reason: str) -> str:
+    """Why a round cannot start, for the workspace's admins: what to fix and what happens."""
+    title = f"*{escape(definition.title)}* (`{definition.key}`)"
+    channels = escape(", ".join(definition.channels)) or "the workspace"
+    if reason == "channel_not_found":
+        why = (
+            f"one of its channels ({channels}) does not exist, or is private and Lepton is not "
+            "in it (`/invite @Lepton` there)"
+        )
+    elif reason == "nobody_to_ask":
+        why = f"nobody in {channels} can be asked (only bots there, or everyone opted out)"
+    else:
+        why = f"Slack refused to list who is in {channels} (`{escape(reason)}`)"
+    return (
+        f":warning: Round {round.number} of {title} has not started: {why}. Nobody was asked. "
+        "Lepton tries again every few minutes and starts the round as soon as it can; "
+        f"`/lepton survey close {definition.key}` cancels it. You are told this once."
+    )
+
+
 def comment_modal(
     definition: SurveyDefinition, round_id: int, token: str, message: dict[str, str], initial: str
 ) -> Block:

@@ -3,6 +3,8 @@ digests (see `people.surveys.rounds.Surveys.tick`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -14,25 +16,60 @@ from handlers.plumbing.sending import (
     slack_outcomes,
     upload_once,
 )
-from handlers.surveys.blocks import CLOSED_DM, invitation_blocks, invitation_text, reminder_text
+from handlers.surveys.blocks import (
+    CLOSED_DM,
+    invitation_blocks,
+    invitation_text,
+    notice_text,
+    reminder_text,
+)
 from handlers.surveys.digest_blocks import digest_blocks, digest_fallback_text
-from models import SurveyDelivery, SurveyDigestPost, SurveyReminder
+from models import SurveyDelivery, SurveyDigestPost, SurveyNotice, SurveyReminder
 from people.outbox import Delivered, Skip
 from people.surveys.chart import trend_chart_png
 from people.surveys.rounds import Couriers, Surveys
 
 
 class SlackSurveyCouriers:
-    def __init__(self, client: WebClient, surveys: Surveys, channels: ChannelNames) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        surveys: Surveys,
+        channels: ChannelNames,
+        admins: Sequence[str] = (),
+    ) -> None:
         self.client, self.surveys, self.channels = client, surveys, channels
+        self.admins = admins
 
     def couriers(self) -> Couriers:
         return Couriers(
             invitation=self.invite,
             reminder=self.remind,
             digest=self.post_digest,
+            notice=self.notify,
             retire=self.retire,
         )
+
+    def notify(self, notice: SurveyNotice, retry: bool) -> Delivered:
+        """A DM to each of the workspace's listed admins; with none, the survey's digest
+        channels, where its managers read. Each copy is looked for before it is sent again."""
+        info = self.surveys.round(notice.round_id)
+        definition = self.surveys.definition(info.survey_key)
+        text = notice_text(definition, info, notice.reason)
+        key = f"survey-notice:{notice.id}"
+        if self.admins:
+            sent = [
+                post_once(self.client, dm_channel(self.client, admin), key, retry, text=text)
+                for admin in self.admins
+            ]
+            return sent[0]
+        if not definition.digest_channels:
+            raise Skip("no admins listed and no digest channels to tell")
+        sent = [
+            self.channels.deliver(ref, lambda c: post_once(self.client, c, key, retry, text=text))
+            for ref in definition.digest_channels
+        ]
+        return sent[0]
 
     def retire(self, channel: str, ts: str) -> None:
         """The same words in everyone's DM once the round is closed, answered or not."""

@@ -52,6 +52,8 @@ from people.surveys.sealing import Draft, Seal, Unreadable, clean_comment
 COMMENT_LIMIT = 2000
 NOT_YOURS = "This survey was not sent to you, so nothing was recorded."
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -82,9 +84,6 @@ def respondent_key(token: str, secret: bytes = LOCAL_SECRET) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-log = logging.getLogger(__name__)
 
 
 class SurveyAnswers:

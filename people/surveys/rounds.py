@@ -24,6 +24,7 @@ from models import (
     Survey,
     SurveyDelivery,
     SurveyDigestPost,
+    SurveyNotice,
     SurveyOptOut,
     SurveyReminder,
     SurveyRound,
@@ -47,6 +48,7 @@ from people.surveys.results import SurveyResults
 from people.surveys.schedule import due_date, send_moment, zone
 
 DIGEST_PARTS = ("summary", "chart")
+NOBODY_TO_ASK = "nobody_to_ask"
 RETIRE_BATCH = 500
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,8 @@ class Member:
 class Directory(Protocol):
     def audience(self, definition: SurveyDefinition) -> list[Member]:
         """The people a survey asks: non-bot, non-deleted members of its channels, or of the
-        whole workspace when it names none."""
+        whole workspace when it names none. GiveUp when a channel cannot be listed for good
+        (it does not exist, or is private without Lepton); RetryLater when Slack is busy."""
         ...
 
 
@@ -73,6 +76,8 @@ class Couriers:
     invitation: Send
     reminder: Send
     digest: Send
+    notice: Send
+    """Tell the workspace's admins why a round cannot start (`SurveyNotice.reason`)."""
     retire: Callable[[str, str], None]
     """Edit the survey DM (channel, ts) of a closed round to the same neutral text for
     everyone; RetryLater when Slack cannot now, GiveUp when the message is gone."""
@@ -85,6 +90,7 @@ class TickReport:
     invitations: Tally = field(default_factory=Tally)
     reminders: Tally = field(default_factory=Tally)
     digests: Tally = field(default_factory=Tally)
+    notices: Tally = field(default_factory=Tally)
     retired: int = 0
     """Survey DMs of closed rounds edited to the neutral text."""
 
@@ -182,6 +188,8 @@ class Surveys:
             for member in {m.user_id: m for m in directory.audience(definition)}.values()
             if member.user_id not in opted_out
         ]
+        if not invitations:
+            raise GiveUp(NOBODY_TO_ASK)
         with self.sessions() as session, session.begin():
             if invitations:
                 insert = upsert_insert(session, SurveyDelivery).values(stamp(session, invitations))
@@ -268,9 +276,14 @@ class Surveys:
         for round_id in self._unplanned():
             try:
                 self.plan(round_id, directory, now)
+            except GiveUp as trouble:
+                self._hold(round_id, trouble.reason, now)
+            except RetryLater as busy:
+                log.warning("Slack did not list survey round %s's audience (%s)", round_id, busy)
             except Exception:
                 log.exception("could not list the audience of survey round %s", round_id)
         sessions = self.sessions
+        report.notices = dispatch(sessions, SurveyNotice, now, couriers.notice, lease=lease)
         report.invitations = dispatch(
             sessions, SurveyDelivery, now, couriers.invitation, lease=lease
         )
@@ -315,6 +328,20 @@ class Surveys:
                 .values(channel_id=None, message_ts=None)
             )
         return retired
+
+    def _hold(self, round_id: int, reason: str, now: datetime) -> None:
+        """A round that cannot start waits, tried again each run (the channel may be created,
+        Lepton invited); its admins are told once, whichever worker sees it first."""
+        notice = {"round_id": round_id, "reason": reason[:64], "status": PENDING}
+        with self.sessions() as session, session.begin():
+            insert = upsert_insert(session, SurveyNotice).values(
+                stamp(session, [{**notice, "attempts": 0, "not_before": now}])
+            )
+            created = session.execute(
+                insert.on_conflict_do_nothing().returning(SurveyNotice.id)
+            ).first()
+        if created:
+            log.warning("survey round %s cannot start (%s); its admins are told", round_id, reason)
 
     def _forget_sealed(self, now: datetime) -> None:
         """Once rounds have closed, rid the database files of their sealed rows; busy now (a

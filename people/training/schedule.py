@@ -180,7 +180,8 @@ def plan_nudges(training: Training, zones: Mapping[str, str | None], now: dateti
                     ],
                 )
             )
-            planned += int(session.execute(insert.on_conflict_do_nothing()).rowcount or 0)
+            created = session.execute(insert.on_conflict_do_nothing().returning(Nudge.id))
+            planned += len(created.all())
     return planned
 
 
