@@ -11,6 +11,7 @@ from handlers.knowledge.blocks import (
     SECTION_MARK,
     WHY_THESE,
     answer_blocks,
+    confidence_cues,
     fallback_text,
     why_text,
 )
@@ -130,3 +131,73 @@ def test_a_file_without_a_url_never_shows_the_servers_folders() -> None:
     text = all_text(answer_blocks(ranking([local]), "vpn"))
     assert "source: ops/vpn-setup.md" in text
     assert "/srv/lepton" not in text
+
+
+def shown(result_: RankedSnippet) -> str:
+    """The result's section text, as Slack renders it."""
+    blocks = answer_blocks(ranking([result_]), "q")
+    return str(blocks[1]["text"]["text"])  # type: ignore[index]
+
+
+def test_markdown_reaches_slack_as_mrkdwn_with_code_blocks_intact() -> None:
+    text = (
+        "Run **make dev** first, see [the guide](https://wiki.example/dev?a=1&b=2).\n\n"
+        "```bash\n# start local Postgres 16\nmake db-up\nalembic upgrade head\n```\n\n"
+        "1. Clone the repo.\n2. Run `make setup`.\n   - then `make dev`\n"
+    )
+    body = shown(result(1, text=text))
+    assert "Run *make dev* first" in body and "**" not in body
+    assert "<https://wiki.example/dev?a=1&amp;b=2|the guide>" in body
+    assert "```\n# start local Postgres 16\nmake db-up\nalembic upgrade head\n```" in body, (
+        "a comment line in a code block must not swallow the commands after it"
+    )
+    assert "1. Clone the repo.\n2. Run `make setup`.\n    • then `make dev`" in body
+
+
+def test_a_table_shows_each_row_under_its_headers_not_pipes() -> None:
+    text = "| Period | Pay |\n|---|---|\n| January | 100 EUR |\n| February | 200 EUR |\n"
+    body = shown(result(1, text=text))
+    assert "• Period: January; Pay: 100 EUR" in body
+    assert "• Period: February; Pay: 200 EUR" in body
+    assert "|---|" not in body and "| Period |" not in body
+
+
+def test_a_slack_thread_shows_who_answered_not_the_question_again() -> None:
+    thread = result(
+        1,
+        source_type="slack_thread",
+        title="How do I get kubectl access?",
+        text="Priya Nair: How do I get kubectl access to staging?\n"
+        "Maria Santos: Request the k8s-staging-viewer role in the access portal.\n"
+        "Priya Nair: Thanks, that worked!",
+    )
+    body = shown(thread)
+    assert "*Maria Santos:* Request the k8s-staging-viewer role" in body
+    assert "How do I get kubectl access to staging?" not in body
+
+
+def test_a_long_passage_stops_at_a_whole_unit_and_closes_its_code_block() -> None:
+    code = "```\n" + "\n".join(f"step {n} --with-a-long-flag" for n in range(60)) + "\n```"
+    body = shown(result(1, text=f"Short intro sentence here.\n\n{code}\n\nA closing paragraph."))
+    assert body.count("```") % 2 == 0, "an open code block would swallow the buttons' text"
+    assert "A closing paragraph." not in body
+    assert len(body) < 700
+
+
+def test_confidence_labels_never_contradict_the_order() -> None:
+    """The second result is closer in meaning than the first, but ranks below it: it must not
+    be labelled a stronger match than the one above it."""
+    results = [
+        result(1, dense=0.5),
+        result(2, dense=0.7),
+        result(3, dense=0.3),
+        result(4, dense=0.62),
+    ]
+    assert confidence_cues(results) == [
+        "good match",
+        "good match",
+        "possible match",
+        "possible match",
+    ]
+    text = all_text(answer_blocks(ranking(results), "q"))
+    assert "strong match" not in text

@@ -1,8 +1,10 @@
-"""Block Kit for answers: a one-line verdict, each result with its source, why it ranked and
-rating buttons, then the follow-ups; all text escaped through `handlers.plumbing.blocks`."""
+"""Block Kit for answers: a one-line verdict, then each result as one section (its title,
+source and a confidence cue that never contradicts the order, then a passage rendered from its
+Markdown) and one row of rating buttons, then the follow-ups. All text is escaped."""
 
 from __future__ import annotations
 
+from handlers.knowledge.mrkdwn import unit_mrkdwn
 from handlers.plumbing.blocks import (
     SECTION_LIMIT,
     Block,
@@ -12,47 +14,82 @@ from handlers.plumbing.blocks import (
     link,
     shown_source,
 )
+from indexer.answers.passages import units
 from indexer.search.ranker import RankedSnippet, Ranking
 
-EXCERPT_CHARS = 280
+PASSAGE_CHARS = 420
+"""About four lines at desktop width: three results and their buttons fit one screen."""
+THREAD = "slack_thread"
 SECTION_MARK = "\u203a"
 RATE_UP = "rate_up"
 RATE_DOWN = "rate_down"
 MORE_RESULTS = "more_results"
 WHY_THESE = "why_these"
+CUES = ("strong match", "good match", "possible match")
 
 
 def confidence_cue(result: RankedSnippet) -> str:
     if result.dense >= 0.6:
-        return "strong match"
+        return CUES[0]
     if result.dense >= 0.45:
-        return "good match"
-    return "possible match"
+        return CUES[1]
+    return CUES[2]
 
 
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
+def confidence_cues(results: list[RankedSnippet]) -> list[str]:
+    """One cue per result, never stronger than the one above it: a label must not say the
+    third result is better than the second."""
+    cues: list[str] = []
+    for result in results:
+        level = CUES.index(confidence_cue(result))
+        if cues:
+            level = max(level, CUES.index(cues[-1]))
+        cues.append(CUES[level])
+    return cues
 
 
-def result_blocks(rank: int, result: RankedSnippet) -> list[Block]:
+def passage(result: RankedSnippet, budget: int = PASSAGE_CHARS) -> str:
+    """The snippet as Slack shows it, in whole units (a code block, a list item, a table row,
+    a reply) while they fit: a thread shows its replies with who wrote them, not the question
+    again, and the heading already in the result's title is not repeated."""
+    found = units(result.text, thread=result.source_type == THREAD)
+    shown = [u for u in found if not u.asked and u.kind != "heading"] or found
+    parts: list[str] = []
+    used = 0
+    for unit in shown:
+        text = unit_mrkdwn(unit)
+        if parts and used + len(text) > budget:
+            break
+        if not parts and len(text) > budget:
+            text = _clip_unit(text, budget)
+        parts.append(text)
+        used += len(text)
+    return "\n".join(parts)
+
+
+def _clip_unit(text: str, budget: int) -> str:
+    """A unit longer than the whole budget, cut at a line (a code block is closed again)."""
+    kept = text[:budget].rsplit("\n", 1)[0] if "\n" in text[:budget] else text[: budget - 1]
+    if kept.count("```") % 2:
+        kept += "\n```"
+    return kept.rstrip() + ("…" if not kept.endswith("```") else "")
+
+
+def result_blocks(rank: int, result: RankedSnippet, cue: str | None = None) -> list[Block]:
     heading = link(result.url, result.title)
     if result.section:
         heading += f" {SECTION_MARK} {escape(result.section)}"
-    body = f"*{rank}.* {heading}\n{escape(_excerpt(result.text))}"
-    details = [confidence_cue(result)]
-    if result.tags:
-        details.append("tags: " + ", ".join(escape(t) for t in result.tags[:5]))
+    details = [cue or confidence_cue(result)]
     if result.more_in_document:
-        details.append(f"{result.more_in_document} more section(s) in this document")
+        details.append(f"{result.more_in_document} more in this document")
     if host := destination(result.url):
         details.append(f"on {host}")
     else:
         details.append(f"source: {escape(shown_source(result.source))}")
+    body = f"*{rank}.* {heading}  _{' · '.join(details)}_\n{passage(result)}"
     value = str(result.snippet_id)
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:SECTION_LIMIT]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(details)}]},
         {
             "type": "actions",
             "block_id": f"rate:{value}",
@@ -78,8 +115,9 @@ def answer_blocks(ranking: Ranking, query: str, offset: int = 0) -> list[Block]:
             "in case they help:"
         )
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": verdict}}]
-    for rank, result in enumerate(ranking.results, start=offset + 1):
-        blocks.extend(result_blocks(rank, result))
+    cues = confidence_cues(ranking.results)
+    for rank, (result, cue) in enumerate(zip(ranking.results, cues, strict=True), offset + 1):
+        blocks.extend(result_blocks(rank, result, cue))
     follow_ups = []
     if ranking.has_more:
         follow_ups.append(button("More results", MORE_RESULTS, str(offset + len(ranking.results))))

@@ -47,6 +47,8 @@ class RankedSnippet:
     cf: float
     prior: float
     more_in_document: int = 0
+    source_type: str = ""
+    """The loader it came from: "slack_thread" text is one "Name: message" line per post."""
 
     @property
     def link(self) -> str:
@@ -94,6 +96,7 @@ class _Row:
     tags: list[str] | None
     topic: str | None
     source: str
+    source_type: str
 
 
 _ROWS = select(
@@ -108,6 +111,7 @@ _ROWS = select(
     Snippet.tags,
     Snippet.topic,
     Document.source,
+    Document.source_type,
 ).join(Document, Document.id == Snippet.document_id)
 
 
@@ -261,6 +265,7 @@ def _ranked(
         text=s.text,
         url=s.url,
         source=s.source,
+        source_type=s.source_type,
         tags=list(s.tags or ()),
         topic=s.topic,
         score=float(score),

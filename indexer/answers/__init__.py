@@ -1,0 +1,1 @@
+"""Answers people read: the sentences that answer a question, and the passages around them."""
