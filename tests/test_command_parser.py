@@ -46,3 +46,14 @@ def test_any_text_gives_a_known_command_and_a_bounded_query(text: str) -> None:
         assert 0 < len(command.argument) <= MAX_QUERY_CHARS
         if len(" ".join(text.split())) > MAX_QUERY_CHARS + len("find "):
             assert command.notice
+
+
+def test_a_subcommand_with_two_letters_swapped_is_a_typo_not_a_question() -> None:
+    typo = parse_command("fnid tensorflow 2.0")
+    assert typo.name == "help"
+    assert (
+        typo.notice == "`fnid` is not a Lepton command. Did you mean `/lepton find tensorflow 2.0`?"
+    )
+    assert parse_command("sruvey list").notice is not None
+    for question in ("gap analysis template", "mind the gap", "fund approvals", "who kubernetes"):
+        assert parse_command(question).name in {"find", "who"}, question

@@ -135,6 +135,7 @@ def test_channel_without_the_bot_gets_the_answer_by_dm_and_a_pointer(app: Runnin
         ("", "Lepton* answers"),
         ("help", "Lepton* answers"),
         ("hepl", "Did you mean `help`?"),
+        ("fnid tensorflow 2.0", "Did you mean `/lepton find tensorflow 2.0`?"),
         ("find", "What should I look for?"),
         ("find    ", "What should I look for?"),
     ],
@@ -143,6 +144,8 @@ def test_help_and_empty_queries_answer_in_the_ack(
     app: RunningApp, text: str, expected: str
 ) -> None:
     before = len(posts(app))
+    with app.services.home.sessions() as session:
+        asked = session.scalar(select(func.count()).select_from(QueryLog))
     reply = app.command(actor("UDAVE001"), text)
     assert reply.status == 200
     body = json.loads(reply.body)
@@ -150,6 +153,21 @@ def test_help_and_empty_queries_answer_in_the_ack(
     assert expected in blocks_text(body["blocks"])
     time.sleep(0.3)
     assert len(posts(app)) == before
+    with app.services.home.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(QueryLog)) == asked, (
+            "nothing was searched, so nothing can become a knowledge gap"
+        )
+
+
+def test_a_quoted_title_nothing_contains_does_not_empty_the_answer(app: RunningApp) -> None:
+    """A quote in a question is as often a name as a must-match phrase."""
+    before = len(posts(app, "CGENERAL"))
+    query = 'migrating our side-scrolling game named "Abe\'s Amazing Adventure" to tensorflow 2'
+    app.command(actor("UDAVE001"), f"find {query}")
+    wait_for(lambda: len(posts(app, "CGENERAL")) > before)
+    text = blocks_text(latest_answer(app, "CGENERAL").blocks)
+    assert "word for word" in text and "Abe" in text
+    assert "TensorFlow" in text, text
 
 
 def test_a_very_long_query_is_cut_with_a_notice(app: RunningApp) -> None:

@@ -43,9 +43,29 @@ def parse_command(text: str) -> Command:
         return Command(
             "help", notice=f"`{head}` is not a Lepton command. Did you mean `{near[0]}`?"
         )
+    if rest and (meant := _swapped(name)):
+        return Command(
+            "help",
+            notice=f"`{head}` is not a Lepton command. Did you mean `/lepton {meant} {rest}`?",
+        )
     if name.startswith("-"):
         return Command("help", notice=f"`{head}` is not a Lepton option.")
     return _with_argument("find", words)
+
+
+def _swapped(word: str) -> str | None:
+    """The subcommand `word` is with two neighbouring letters swapped (`fnid`, `sruvey`): a
+    slip of the fingers, unlike a real word that merely looks like one (`gap`, `mind`), which
+    starts a question and is searched."""
+    for command in SUBCOMMANDS:
+        if len(word) != len(command) or word == command:
+            continue
+        differ = [n for n, (a, b) in enumerate(zip(word, command, strict=True)) if a != b]
+        if len(differ) == 2 and differ[1] == differ[0] + 1:
+            first, second = differ
+            if word[first] == command[second] and word[second] == command[first]:
+                return command
+    return None
 
 
 def _with_argument(name: str, argument: str) -> Command:

@@ -107,6 +107,9 @@ def answer_blocks(ranking: Ranking, query: str, offset: int = 0) -> list[Block]:
         verdict = f"I found nothing for _{escape(query)}_. Try other words, or `/lepton help`."
     elif ranking.listing:
         verdict = f"Snippets matching _{escape(query)}_:"
+    elif ranking.unmatched_phrases:
+        quoted = ", ".join(f"“{escape(p)}”" for p in ranking.unmatched_phrases)
+        verdict = f"Nothing contains {quoted} word for word; the closest matches:"
     elif ranking.confident:
         verdict = f"Here is what I found for _{escape(query)}_:"
     else:

@@ -64,6 +64,9 @@ class Ranking:
     listing: bool = False
     has_more: bool = False
     query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    unmatched_phrases: tuple[str, ...] = ()
+    """Quoted phrases no candidate contains: searched as plain words instead, since a quote in
+    a question is as often a title or a name as a must-match phrase."""
 
     @property
     def top_score(self) -> float | None:
@@ -149,11 +152,11 @@ class Ranker:
             self.knowledge.index, self.knowledge.lexical, vector, parsed.search_text, k
         )
         snippets = self._load(_ROWS.where(Snippet.id.in_(found.ids.tolist())))
-        keep = [
-            n
-            for n, i in enumerate(found.ids.tolist())
-            if (s := snippets.get(i)) is not None and _allowed(s, parsed, channels)
-        ]
+        keep = self._kept(found.ids.tolist(), snippets, parsed, channels)
+        unmatched: tuple[str, ...] = ()
+        if parsed.phrases and not keep:
+            unmatched = parsed.phrases
+            keep = self._kept(found.ids.tolist(), snippets, replace(parsed, phrases=()), channels)
         ids = found.ids[keep]
         dense, lexical = found.dense[keep], normalise_lexical(found.lexical[keep])
         snapshot = self.feedback.current()
@@ -180,11 +183,33 @@ class Ranker:
         )
         confident = any(r.dense >= self.min_confidence for r in ranked)
         if not confident:
-            return Ranking(parsed, ranked[:WEAK_LIMIT], confident=False, query_vector=vector)
+            return Ranking(
+                parsed,
+                ranked[:WEAK_LIMIT],
+                confident=False,
+                query_vector=vector,
+                unmatched_phrases=unmatched,
+            )
         page = ranked[offset : offset + limit]
         return Ranking(
-            parsed, page, confident=True, has_more=len(ranked) > offset + limit, query_vector=vector
+            parsed,
+            page,
+            confident=True,
+            has_more=len(ranked) > offset + limit,
+            query_vector=vector,
+            unmatched_phrases=unmatched,
         )
+
+    @staticmethod
+    def _kept(
+        ids: list[int], snippets: dict[int, _Row], parsed: ParsedQuery, channels: frozenset[str]
+    ) -> list[int]:
+        """Positions of the candidates this query may show (filters, phrases, permissions)."""
+        return [
+            n
+            for n, i in enumerate(ids)
+            if (s := snippets.get(i)) is not None and _allowed(s, parsed, channels)
+        ]
 
     def _listing(
         self, parsed: ParsedQuery, channels: frozenset[str], limit: int, offset: int
