@@ -4,7 +4,13 @@ from models.answers import Answer, AnswerSnippet, KnowledgeGap, QueryLog, Rating
 from models.audit import AuditLog
 from models.base import Base
 from models.events import ProcessedEvent
-from models.knowledge import Document, IndexState, Snippet, SnippetEmbedding
+from models.knowledge import (
+    Document,
+    DocumentAnswerer,
+    IndexState,
+    Snippet,
+    SnippetEmbedding,
+)
 from models.session import create_db_engine, make_session_factory
 from models.surveys import (
     Survey,
@@ -33,6 +39,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Document",
+    "DocumentAnswerer",
     "IndexState",
     "KnowledgeGap",
     "LearningPath",

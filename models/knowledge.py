@@ -47,6 +47,22 @@ class Document(WorkspaceOwned, Timestamped, Base):
         passive_deletes=True,
         order_by="Snippet.ordinal",
     )
+    answerers: Mapped[list[DocumentAnswerer]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DocumentAnswerer(WorkspaceOwned, Base):
+    """Someone who answered a Slack thread, weighted by the reactions their replies earned;
+    `/lepton who` credits them, never the person who asked."""
+
+    __tablename__ = "document_answerers"
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    weight: Mapped[int] = mapped_column(default=1)
 
 
 class Snippet(WorkspaceOwned, Timestamped, Base):

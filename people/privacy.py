@@ -11,7 +11,8 @@ What happens to each kind of row:
   since colleagues' ratings of that answer point at it.
 - knowledge they wrote or saved: kept and still searchable, but without their Slack id or
   display name (`Document.author_user_id`, `owner`, `Snippet.author` when they wrote it;
-  `saved_by_user_id` when they saved it; someone else's authorship stays untouched).
+  `saved_by_user_id` when they saved it; the credit for threads they answered, in
+  `document_answerers`; someone else's authorship stays untouched).
 - training they assigned to others: kept, without `assigned_by`.
 - survey deliveries: anonymised, never deleted. A delivery says "one person in this segment was
   asked (and answered)"; deleting it would make past digests' response rates disagree with the
@@ -54,6 +55,7 @@ from models import (
     Assignment,
     AuditLog,
     Document,
+    DocumentAnswerer,
     Nudge,
     ProcessedEvent,
     QueryLog,
@@ -232,7 +234,15 @@ def _document_ids(session: Session, user_id: str) -> list[int]:
     return list(
         session.scalars(
             select(Document.id).where(
-                or_(Document.author_user_id == user_id, Document.saved_by_user_id == user_id)
+                or_(
+                    Document.author_user_id == user_id,
+                    Document.saved_by_user_id == user_id,
+                    Document.id.in_(
+                        select(DocumentAnswerer.document_id).where(
+                            DocumentAnswerer.user_id == user_id
+                        )
+                    ),
+                )
             )
         )
     )
@@ -253,6 +263,7 @@ def _forget_authorship(session: Session, user_id: str) -> int:
         session,
         update(Document).where(Document.saved_by_user_id == user_id).values(saved_by_user_id=None),
     )
+    _run(session, delete(DocumentAnswerer).where(DocumentAnswerer.user_id == user_id))
     return len(touched)
 
 

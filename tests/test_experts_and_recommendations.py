@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import migrate as migrations
 from indexer.embedding import Embedder
 from indexer.ingest.documents import LoadResult, Section, SourceDocument
+from indexer.ingest.loaders.slack_export import load_export
 from indexer.ingest.pipeline import Ingestor
 from indexer.ingest.saved_messages import SavedMessage, saved_message_document
 from indexer.insights.experts import experts
@@ -27,12 +28,13 @@ from indexer.insights.recommendations import (
 from indexer.learning.feedback import Feedback
 from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import Ranker
-from models import Document, QueryLog, Snippet
-from tests.helpers import local_sessions
+from models import Document, DocumentAnswerer, QueryLog, Snippet
+from tests.helpers import SLACK_EXPORT, local_sessions
 
 pytestmark = pytest.mark.both_backends
 
 PAYMENTS = "C0PAYMENTS"
+MARIA, PRIYA = "U02ABCDEF", "U02EFGHIJ"
 
 
 def _saved(
@@ -331,3 +333,29 @@ def test_recent_searches_are_the_latest_distinct_questions(stack: Stack) -> None
         "laptop replacement"
     ]
     assert recent_searches(stack.sessions, "UNOBODY") == []
+
+
+def test_who_credits_the_people_who_answered_a_thread_never_the_asker(
+    engine: Engine, embedder: Embedder, tmp_path: Path
+) -> None:
+    """In the example export Priya Nair asks #help-infra how to get kubectl access and Maria
+    Santos answers; Priya asked, so she is no expert, and Maria is."""
+    migrations.upgrade(engine)
+    sessions = local_sessions(engine)
+    knowledge = KnowledgeIndex(sessions, tmp_path / "index", embedder)
+    Ingestor(knowledge).ingest(load_export(SLACK_EXPORT))
+    ranker = Ranker(knowledge, Feedback(sessions))
+    found = {e.user_id for e in experts(ranker, sessions, "kubectl access to the staging cluster")}
+    assert MARIA in found
+    assert PRIYA not in found, "asking a question makes nobody an expert"
+
+    def credits() -> list[tuple[int, str, int]]:
+        with sessions() as session:
+            query = select(
+                DocumentAnswerer.document_id, DocumentAnswerer.user_id, DocumentAnswerer.weight
+            ).order_by(DocumentAnswerer.document_id, DocumentAnswerer.user_id)
+            return [tuple(row) for row in session.execute(query)]
+
+    first = credits()
+    Ingestor(knowledge).ingest(load_export(SLACK_EXPORT))
+    assert credits() == first, "ingesting the export again neither doubles nor drops credit"

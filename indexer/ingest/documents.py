@@ -49,6 +49,9 @@ class SourceDocument:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     saved_by_user_id: str | None = None
+    answerers: tuple[tuple[str, int], ...] = ()
+    """Who answered a Slack thread (never its asker), each with 1 + the reactions their
+    replies earned: what `/lepton who` credits."""
 
     @property
     def text(self) -> str:

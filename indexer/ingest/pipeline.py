@@ -24,7 +24,7 @@ from indexer.ingest.chunking import Chunk, chunk_document
 from indexer.ingest.documents import LoadResult, Skipped, SourceDocument
 from indexer.ingest.tagging import Derived, derive
 from indexer.search.index_store import KnowledgeIndex, bump_version
-from models import Document, Snippet
+from models import Document, DocumentAnswerer, Snippet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -207,7 +207,7 @@ class Ingestor:
         rows = session.scalars(
             select(Document)
             .where(Document.source.in_(sources))
-            .options(selectinload(Document.snippets))
+            .options(selectinload(Document.snippets), selectinload(Document.answerers))
         )
         return {row.source: row for row in rows}
 
@@ -238,6 +238,7 @@ class Ingestor:
         row.difficulty = derived.difficulty
         row.source_created_at = doc.created_at
         row.source_updated_at = doc.updated_at
+        _set_answerers(row, dict(doc.answerers))
         old: dict[str, list[Snippet]] = {}
         for snippet in list(row.snippets):
             old.setdefault(snippet.content_hash, []).append(snippet)
@@ -348,3 +349,14 @@ class Ingestor:
                     ).all()
                 )
         return total
+
+
+def _set_answerers(row: Document, wanted: dict[str, int]) -> None:
+    """Changed in place: replacing the collection would insert a (document, person) row before
+    deleting the old one with the same key."""
+    for answerer in list(row.answerers):
+        if answerer.user_id not in wanted:
+            row.answerers.remove(answerer)
+        else:
+            answerer.weight = wanted.pop(answerer.user_id)
+    row.answerers.extend(DocumentAnswerer(user_id=u, weight=w) for u, w in sorted(wanted.items()))

@@ -159,6 +159,7 @@ def threads_to_documents(
                 url=permalink(channel_id, thread_ts),
                 owner=names[head_uid],
                 author_user_id=head_uid or None,
+                answerers=_answerers(thread, lines[1:], head_uid),
                 channel_id=channel_id,
                 visibility="channel" if restricted else PUBLIC,
                 created_at=ts_to_datetime(thread_ts),
@@ -186,6 +187,20 @@ def _by_thread(
         key = thread_ts if isinstance(thread_ts, str) and _sort_key(thread_ts) else ts
         threads.setdefault(key, {})[ts] = message
     return threads
+
+
+def _answerers(
+    thread: Mapping[str, Mapping[str, Any]], replies: list[tuple[str, str, str]], asker: str
+) -> tuple[tuple[str, int], ...]:
+    """Each replier but the asker, weighted by 1 + the reactions on their replies."""
+    weights: dict[str, int] = {}
+    for ts, uid, _ in replies:
+        if not uid or uid == asker:
+            continue
+        reactions = thread[ts].get("reactions") or []
+        earned = sum(int(r.get("count") or 0) for r in reactions if isinstance(r, Mapping))
+        weights[uid] = weights.get(uid, 0) + 1 + earned
+    return tuple(sorted(weights.items()))
 
 
 def _thread_lines(

@@ -1,4 +1,6 @@
-"""`/lepton who <topic>`: the people who wrote or saved the knowledge that answers a topic.
+"""`/lepton who <topic>`: the people who wrote or saved the knowledge that answers a topic, and
+for a Slack thread the people who answered it (weighted by the reactions their replies earned),
+never the person who asked.
 
 Expertise is inferred from the same ranking that answers questions, so "who knows about X"
 always agrees with what Lepton would answer about X, and it respects the asker's permissions:
@@ -14,11 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.search.ranker import RankedSnippet, Ranker
-from models import Document, Rating
+from models import Document, DocumentAnswerer, Rating
 
 CANDIDATES = 50
 MAX_VOTE_BONUS = 4  # net up votes beyond this add nothing: one viral snippet is not expertise
 SAMPLE_TITLES = 3
+THREAD = "slack_thread"
 
 
 @dataclass(frozen=True)
@@ -53,22 +56,24 @@ def experts(
     ranking = ranker.rank(topic, asker=None, channels=channels, limit=CANDIDATES)
     if not ranking.confident or not ranking.results:
         return []
-    net, people = _votes_and_people(sessions, ranking.results)
+    net, people, answerers = _votes_and_people(sessions, ranking.results)
     # Only snippets that would be a good answer on their own count: a loosely related page
     # must not make its author an expert on the topic.
     floor = 0.0 if ranking.listing else ranker.min_confidence
     tallies: dict[str, _Tally] = {}
     for result in ranking.results:
         votes = net.get(result.snippet_id, 0)
-        author, saver = people.get(result.document_id, (None, None))
-        if votes < 0 or (author is None and saver is None):
-            continue
         # A filter-only query ("who tag:k8s") lists exact matches without a similarity.
         relevance = 1.0 if ranking.listing else result.dense
-        if relevance >= floor:
-            _credit(
-                tallies, result.title, author, saver, relevance * (1 + min(votes, MAX_VOTE_BONUS))
-            )
+        if votes < 0 or relevance < floor:
+            continue
+        weight = relevance * (1 + min(votes, MAX_VOTE_BONUS))
+        if result.source_type == THREAD:
+            credited = _shares(answerers.get(result.document_id, {}))
+        else:
+            credited = _authorship(*people.get(result.document_id, (None, None)))
+        for user_id, share, authored in credited:
+            _credit(tallies, result.title, user_id, authored, weight * share)
     ranked = sorted(
         ((user_id, t) for user_id, t in tallies.items() if t.score > 0),
         key=lambda item: (-item[1].score, -(item[1].contributed + item[1].saved), item[0]),
@@ -87,8 +92,9 @@ def experts(
 
 def _votes_and_people(
     sessions: sessionmaker[Session], results: Sequence[RankedSnippet]
-) -> tuple[dict[int, int], dict[int, tuple[str | None, str | None]]]:
-    """Net votes by snippet, and (author, saver) by document, in one session for all results."""
+) -> tuple[dict[int, int], dict[int, tuple[str | None, str | None]], dict[int, dict[str, int]]]:
+    """Net votes by snippet, (author, saver) by document and a thread's answerers by
+    document, in one session for all results."""
     snippet_ids = [r.snippet_id for r in results]
     document_ids = {r.document_id for r in results}
     with sessions() as session:
@@ -108,21 +114,39 @@ def _votes_and_people(
                 )
             )
         }
-    return net, people
+        answerers: dict[int, dict[str, int]] = {}
+        for document_id, user_id, weight in session.execute(
+            select(
+                DocumentAnswerer.document_id, DocumentAnswerer.user_id, DocumentAnswerer.weight
+            ).where(DocumentAnswerer.document_id.in_(document_ids))
+        ):
+            answerers.setdefault(document_id, {})[user_id] = weight
+    return net, people, answerers
+
+
+def _shares(answerers: dict[str, int]) -> list[tuple[str, float, bool]]:
+    """A thread's answerers, the most appreciated getting the thread's full weight."""
+    top = max(answerers.values(), default=1)
+    return [(user_id, weight / top, True) for user_id, weight in sorted(answerers.items())]
+
+
+def _authorship(author: str | None, saver: str | None) -> list[tuple[str, float, bool]]:
+    """A document's author, and whoever saved it unless that is the author again (saving
+    one's own message is not a second contribution)."""
+    credited = [(author, 1.0, True)] if author else []
+    if saver and saver != author:
+        credited.append((saver, 1.0, False))
+    return credited
 
 
 def _credit(
-    tallies: dict[str, _Tally], title: str, author: str | None, saver: str | None, weight: float
+    tallies: dict[str, _Tally], title: str, user_id: str, authored: bool, weight: float
 ) -> None:
-    """Credit one snippet's weight to its author and to whoever saved it."""
-    for user_id, authored in ((author, True), (saver, False)):
-        if user_id is None or (not authored and user_id == author):
-            continue  # saving one's own message is not a second contribution
-        tally = tallies.setdefault(user_id, _Tally())
-        if authored:
-            tally.contributed += 1
-        else:
-            tally.saved += 1
-        tally.score += weight
-        if len(tally.titles) < SAMPLE_TITLES and title not in tally.titles:
-            tally.titles.append(title)
+    tally = tallies.setdefault(user_id, _Tally())
+    if authored:
+        tally.contributed += 1
+    else:
+        tally.saved += 1
+    tally.score += weight
+    if len(tally.titles) < SAMPLE_TITLES and title not in tally.titles:
+        tally.titles.append(title)
