@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from indexer.ingest.chunking import MAX_WORDS, chunk_document
 from indexer.ingest.documents import Section, SourceDocument
+from indexer.ingest.loaders.slack_export import load_export
 from indexer.ingest.tagging import derive
+from tests.helpers import SLACK_EXPORT
 
 
 def doc(title: str, text: str, **meta: object) -> SourceDocument:
@@ -74,3 +76,16 @@ def test_long_sections_split_with_overlap_and_code_fences_stay_whole() -> None:
     assert code.text == fence
     assert code.embedding_text.startswith("T > Code\n\n")
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+
+
+def test_a_threads_tags_name_what_it_is_about_not_who_or_how_they_greeted() -> None:
+    """The example export's #help-infra thread was tagged "wave, priya, nair, kubectl, hi"."""
+    threads = load_export(SLACK_EXPORT).documents
+    derived = dict(zip((d.title for d in threads), derive(threads), strict=True))
+    (kubectl,) = [tags for title, tags in derived.items() if "kubectl access" in title]
+    assert "kubectl" in kubectl.tags
+    everyone = {"maria", "santos", "priya", "nair", "ahmed", "karimi", "lena", "vogel", "tom"}
+    for title, found in derived.items():
+        words = {t.lower() for t in found.tags}
+        assert not words & everyone, (title, found.tags)
+        assert not words & {"hi", "hello", "thanks", "wave", "tada", "pray"}, (title, found.tags)

@@ -10,19 +10,36 @@ Explicit metadata always wins: only missing fields are filled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.cluster import KMeans
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from indexer.ingest.documents import SourceDocument
 
 TAG_COUNT = 5
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z0-9+#.-]*[a-zA-Z0-9+#]\b"
+EMOJI = re.compile(r":[a-z0-9_+-]+(?:::[a-z0-9_-]+)?:")
+THREAD = "slack_thread"
+"""Whose text is one "Name: message" line per post."""
+POSTER = re.compile(r"^([^:\n]{1,80}):\s", re.MULTILINE)
+MENTION = re.compile(r"@\w+(?:\s[A-Z]\w+)?")
+CHATTER = frozenset(
+    re.findall(
+        r"\w+",
+        """hi hello hey hiya thanks thank thx ty cheers welcome please pls sorry lol haha yes
+        yeah yep nope ok okay sure cool great awesome nice good just like really actually
+        basically maybe probably think know guess need want got getting get gets try trying
+        tried thing things stuff lot lots bit today tomorrow yesterday folks everyone anyone
+        someone guys asked ask does did doing let says said""",
+    )
+)
+"""Words of Slack small talk and filler: a tag names what a document is about."""
 
 
 @dataclass(frozen=True)
@@ -61,13 +78,26 @@ def _cluster_topics(matrix: csr_matrix, terms: np.ndarray) -> list[str]:
     return [names[c] for c in model.labels_]
 
 
+def tag_text(document: SourceDocument) -> str:
+    """What tags are drawn from: the title and text without emoji shortcodes, @mentions, the
+    names of the people who posted or own it, and Slack small talk."""
+    headings = " ".join(h for section in document.sections for h in section.heading_path)
+    text = f"{document.title}\n{document.title}\n{headings}\n{document.text}"
+    text = EMOJI.sub(" ", MENTION.sub(" ", text))
+    names = {n.lower() for n in (document.owner or "").replace("@", " ").split()}
+    if document.source_type == THREAD:
+        names |= {n.lower() for m in POSTER.finditer(text) for n in m.group(1).split()}
+        text = POSTER.sub(" ", text)
+    return " ".join(w for w in text.split() if w.lower().strip(".,!?;:()'\"") not in names)
+
+
 def derive(documents: Sequence[SourceDocument]) -> list[Derived]:
     """Metadata for every document, in order; fields the document already has are kept."""
     if not documents:
         return []
-    texts = (f"{d.title}\n{d.text}" for d in documents)  # one pass; no second corpus copy
+    texts = (tag_text(d) for d in documents)  # one pass; no second corpus copy
     vectorizer = TfidfVectorizer(
-        stop_words="english",
+        stop_words=sorted(ENGLISH_STOP_WORDS | CHATTER),
         token_pattern=TOKEN_PATTERN,
         lowercase=True,
         max_df=0.5 if len(documents) > 4 else 1.0,
