@@ -27,6 +27,7 @@ from bot.simulated_slack.payloads import (
     view_submission,
 )
 from handlers.knowledge.modals import add_modal
+from indexer.ingest.documents import LoadResult, Section, SourceDocument
 from models import Answer, AnswerSnippet, AuditLog, Document, QueryLog, Rating, create_db_engine
 from tests.conftest import fresh_database
 from tests.fake_slack import Reply
@@ -672,3 +673,31 @@ def test_an_internal_failure_gets_an_apology_with_a_reference(app: RunningApp) -
         assert "Traceback" not in text
     finally:
         app.workspace.install(app.slack)
+
+
+def test_who_names_page_owners_as_people_when_they_are_in_the_workspace(
+    app: RunningApp,
+) -> None:
+    """Front matter says who owns a page: a team stays a name, a person becomes a mention."""
+    page = SourceDocument(
+        source="notes/quokka-enclosure.md",
+        source_type="file",
+        title="Quokka enclosure feeding schedule",
+        sections=[
+            Section(
+                ("Feeding",),
+                "The office quokkas are fed leafy greens at 08:00 and 16:00 by the rota.",
+            )
+        ],
+        owner="  ERIN ",  # the workspace's erin, whatever the case and spacing
+    )
+    app.services.home.ingestor.ingest(LoadResult(documents=[page]))
+
+    def who(topic: str) -> str:
+        responses = len(app.responses())
+        app.command(actor("UCAROL01"), f"who {topic}")
+        wait_for(lambda: len(app.responses()) > responses)
+        return blocks_text(app.responses()[-1]["blocks"])
+
+    assert "<@UERIN001>" in who("quokka enclosure feeding schedule")
+    assert "*Platform Team* owns" in who("deploying a service to kubernetes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -22,10 +22,11 @@ from handlers.plumbing.membership import is_public
 from handlers.plumbing.services import Services, Wiring
 from handlers.surveys.listeners import survey_command
 from handlers.training.listeners import train_command
-from indexer.insights.experts import experts
+from indexer.insights.experts import Expert, experts
 from indexer.insights.questions import Asked
 from indexer.insights.usage import open_gaps, usage_report
 from people.audit import record_audit
+from people.outbox import GiveUp, RetryLater
 from people.privacy import personal_data_counts
 
 COMMAND = "/lepton"
@@ -157,7 +158,35 @@ def _who(call: _Invocation) -> None:
         return
     channels = visible_channels(call.services, call.client, call.asked, call.here)
     found = experts(call.services.ranker, call.services.sessions, topic, channels=channels)
+    found = _owners_as_people(call.services, found)
     call.respond(blocks=replies.who_blocks(topic, found), text=f"Who knows about {topic}")
+
+
+def _owners_as_people(services: Services, found: list[Expert]) -> list[Expert]:
+    """Owners named in front matter who are people in this workspace become mentions, their
+    credit added to what they wrote or answered; a team name stays a name. Slack not listing
+    people now leaves every owner a name."""
+    try:
+        resolved = [
+            replace(e, user_id=services.directory.find_person(e.owner)) if e.owner else e
+            for e in found
+        ]
+    except (RetryLater, GiveUp):
+        return found
+    merged: dict[str, Expert] = {}
+    for expert in resolved:
+        key = expert.user_id or f"owner:{expert.owner}"
+        if (earlier := merged.get(key)) is None:
+            merged[key] = expert
+            continue
+        merged[key] = replace(
+            earlier,
+            contributed=earlier.contributed + expert.contributed,
+            saved=earlier.saved + expert.saved,
+            score=earlier.score + expert.score,
+            sample_titles=tuple(dict.fromkeys(earlier.sample_titles + expert.sample_titles))[:3],
+        )
+    return sorted(merged.values(), key=lambda e: -e.score)
 
 
 def _survey(call: _Invocation) -> None:

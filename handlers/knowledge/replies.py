@@ -146,11 +146,14 @@ def who_blocks(topic: str, experts: list[Expert]) -> list[Block]:
         ]
     lines = [f"*People who know about _{escape(topic)}_:*"]
     for e in experts:
-        parts = [f"wrote {e.contributed}"] if e.contributed else []
+        titles = ", ".join(escape(t) for t in e.sample_titles)
+        if e.user_id is None:
+            lines.append(f"• *{escape(e.owner or '')}* owns {e.contributed} page(s), e.g. {titles}")
+            continue
+        parts = [f"wrote or answered {e.contributed}"] if e.contributed else []
         if e.saved:
             parts.append(f"saved {e.saved}")
-        titles = ", ".join(escape(t) for t in e.sample_titles)
-        lines.append(f"• {mention(e.user_id)}: {' and '.join(parts)} snippet(s), e.g. {titles}")
+        lines.append(f"• {mention(e.user_id)}: {' and '.join(parts)}, e.g. {titles}")
     return [section("\n".join(lines))]
 
 

@@ -50,6 +50,27 @@ class SlackDirectory:
             people = self.people(refresh_after=RELIST_SECONDS)
         return {u: (people.get(u) or {}).get("tz") for u in user_ids}
 
+    def find_person(self, named: str) -> str | None:
+        """The user a front-matter owner names, by email or full or display name (case and
+        spacing aside); None for a team name or anyone not in the workspace."""
+        wanted = " ".join(named.lower().split())
+        found = self._named(wanted, self.people())
+        return found or self._named(wanted, self.people(refresh_after=RELIST_SECONDS))
+
+    @staticmethod
+    def _named(wanted: str, people: dict[str, dict[str, Any]]) -> str | None:
+        for user_id, user in people.items():
+            profile = user.get("profile") or {}
+            known = (
+                profile.get("email"),
+                user.get("real_name"),
+                profile.get("real_name"),
+                profile.get("display_name"),
+            )
+            if any(wanted == " ".join(str(k).lower().split()) for k in known if k):
+                return user_id
+        return None
+
     def audience(self, definition: SurveyDefinition) -> list[Member]:
         """Listed afresh: a round is planned once, and must include everyone there today."""
         people = self.people(refresh_after=0)

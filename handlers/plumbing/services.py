@@ -15,6 +15,7 @@ from handlers.plumbing.blocks import Block
 from models.workspace import Workspace
 
 if TYPE_CHECKING:
+    from handlers.plumbing.directory import SlackDirectory
     from handlers.plumbing.membership import Membership
     from handlers.plumbing.once import Once
     from indexer.embedding import Embedder
@@ -76,6 +77,8 @@ class Services(Protocol):
     def membership(self) -> Membership: ...
     @property
     def once(self) -> Once: ...
+    @property
+    def directory(self) -> SlackDirectory: ...
     @property
     def surveys(self) -> Surveys: ...
     @property

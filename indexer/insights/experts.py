@@ -22,15 +22,20 @@ CANDIDATES = 50
 MAX_VOTE_BONUS = 4  # net up votes beyond this add nothing: one viral snippet is not expertise
 SAMPLE_TITLES = 3
 THREAD = "slack_thread"
+OWNER = "owner:"
+"""Tally key prefix of an owner known only by the name front matter gives."""
 
 
 @dataclass(frozen=True)
 class Expert:
-    user_id: str
+    user_id: str | None
     contributed: int
     saved: int
     score: float
     sample_titles: tuple[str, ...]
+    owner: str | None = None
+    """A document owner named in front matter ("Platform Team", an email) and not matched to
+    a Slack user; `user_id` is then None."""
 
 
 @dataclass
@@ -71,7 +76,7 @@ def experts(
         if result.source_type == THREAD:
             credited = _shares(answerers.get(result.document_id, {}))
         else:
-            credited = _authorship(*people.get(result.document_id, (None, None)))
+            credited = _authorship(*people.get(result.document_id, (None, None, None)))
         for user_id, share, authored in credited:
             _credit(tallies, result.title, user_id, authored, weight * share)
     ranked = sorted(
@@ -80,20 +85,25 @@ def experts(
     )
     return [
         Expert(
-            user_id=user_id,
+            user_id=None if key.startswith(OWNER) else key,
             contributed=t.contributed,
             saved=t.saved,
             score=t.score,
             sample_titles=tuple(t.titles),
+            owner=key.removeprefix(OWNER) if key.startswith(OWNER) else None,
         )
-        for user_id, t in ranked[:limit]
+        for key, t in ranked[:limit]
     ]
 
 
 def _votes_and_people(
     sessions: sessionmaker[Session], results: Sequence[RankedSnippet]
-) -> tuple[dict[int, int], dict[int, tuple[str | None, str | None]], dict[int, dict[str, int]]]:
-    """Net votes by snippet, (author, saver) by document and a thread's answerers by
+) -> tuple[
+    dict[int, int],
+    dict[int, tuple[str | None, str | None, str | None]],
+    dict[int, dict[str, int]],
+]:
+    """Net votes by snippet, (author, saver, owner) by document and a thread's answerers by
     document, in one session for all results."""
     snippet_ids = [r.snippet_id for r in results]
     document_ids = {r.document_id for r in results}
@@ -107,11 +117,11 @@ def _votes_and_people(
             )
         }
         people = {
-            document_id: (author, saver)
-            for document_id, author, saver in session.execute(
-                select(Document.id, Document.author_user_id, Document.saved_by_user_id).where(
-                    Document.id.in_(document_ids)
-                )
+            document_id: (author, saver, owner)
+            for document_id, author, saver, owner in session.execute(
+                select(
+                    Document.id, Document.author_user_id, Document.saved_by_user_id, Document.owner
+                ).where(Document.id.in_(document_ids))
             )
         }
         answerers: dict[int, dict[str, int]] = {}
@@ -130,10 +140,18 @@ def _shares(answerers: dict[str, int]) -> list[tuple[str, float, bool]]:
     return [(user_id, weight / top, True) for user_id, weight in sorted(answerers.items())]
 
 
-def _authorship(author: str | None, saver: str | None) -> list[tuple[str, float, bool]]:
-    """A document's author, and whoever saved it unless that is the author again (saving
-    one's own message is not a second contribution)."""
-    credited = [(author, 1.0, True)] if author else []
+def _authorship(
+    author: str | None, saver: str | None, owner: str | None
+) -> list[tuple[str, float, bool]]:
+    """A document's author (or, for a page with none, the owner its front matter names), and
+    whoever saved it unless that is the author again (saving one's own message is not a second
+    contribution)."""
+    if author:
+        credited = [(author, 1.0, True)]
+    elif owner and owner.strip():
+        credited = [(OWNER + " ".join(owner.split()), 1.0, True)]
+    else:
+        credited = []
     if saver and saver != author:
         credited.append((saver, 1.0, False))
     return credited
