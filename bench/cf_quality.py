@@ -191,9 +191,10 @@ def quality() -> list[str]:
     for label, config, dislike in [
         ("Lepton CFModel, defaults", CFConfig(), None),
         ("Lepton CFModel, defaults, ratings <= 2 as -1", CFConfig(), 2.0),
+        ("Lepton CFModel, no per-person cap (before issue 21)", CFConfig(person_cap=None), None),
         (
             "Lepton CFModel, unweighted users",
-            CFConfig(user_weight_power=0, regularization=100),
+            CFConfig(user_weight_power=0, regularization=100, person_cap=None),
             None,
         ),
     ]:
@@ -208,7 +209,10 @@ def quality() -> list[str]:
 
 
 def _describe(config: CFConfig) -> str:
-    return f"rank={config.rank} reg={config.regularization:g} power={config.user_weight_power:g}"
+    return (
+        f"rank={config.rank} reg={config.regularization:g} power={config.user_weight_power:g} "
+        f"cap={config.person_cap if config.person_cap is not None else 'none'}"
+    )
 
 
 def synthetic_votes(

@@ -15,10 +15,10 @@ from indexer.embedding import Embedder
 from indexer.ingest.loaders.files import load_tree
 from indexer.ingest.pipeline import Ingestor
 from indexer.insights.questions import Asked, Questions
-from indexer.learning.feedback import Feedback
+from indexer.learning.feedback import REACTION_WEIGHT, Feedback
 from indexer.search.hybrid import BlendWeights, relevance_gate
 from indexer.search.index_store import KnowledgeIndex
-from indexer.search.ranker import Ranker
+from indexer.search.ranker import MIN_CONFIDENCE, Ranker
 from models import KnowledgeGap, QueryLog, Rating, Snippet, create_db_engine
 from tests.helpers import local_sessions
 
@@ -228,7 +228,10 @@ def test_a_restarted_process_ranks_with_the_saved_fit_at_once(
 def test_the_askers_own_vote_counts_at_once(feedback: Feedback, ranker: Ranker) -> None:
     query = "how do I get a laptop or replace a broken one"
     top = ranker.rank(query, asker="UME").results[0]
-    feedback.rate("UME", top.snippet_id, -1, "reaction:-1")
+    feedback.rate("UME", top.snippet_id, -1, "reaction:7")
+    reacted = feedback.own_votes("UME", np.array([top.snippet_id]))
+    assert reacted == {0: -REACTION_WEIGHT}, "a reaction judged the whole answer: it says less"
+    feedback.rate("UME", top.snippet_id, -1, "button:7")
     assert feedback.own_votes("UME", np.array([top.snippet_id])) == {0: -1.0}
     again = ranker.rank(query, asker="UME", limit=50).results
     assert again[0].snippet_id != top.snippet_id
@@ -251,11 +254,116 @@ def test_a_vote_on_an_unrelated_snippet_does_not_follow_the_voter_everywhere(
     assert "TensorFlow" in ranking.results[0].title
 
 
+SPAMMED_QUESTIONS = (
+    "how do I get a laptop or replace a broken one",
+    "how do I roll back a bad deploy on kubernetes",
+    "tensorflow 2.0",
+    "how much parental leave do I get",
+)
+
+
+def test_a_spammer_with_hundreds_of_votes_cannot_push_a_relevant_snippet_out_of_a_top_5(
+    stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback, ranker: Ranker
+) -> None:
+    """USPAM copies UME's likes (so the collaborative model takes him for her twin), then
+    down-votes every snippet of every document that strongly matches these questions (cosine
+    >= MIN_CONFIDENCE) and hundreds of unrelated snippets. Every strong match in a newcomer's
+    top 5 and in UME's stays there, and a newcomer's scores move by at most the prior's bound,
+    0.2 * (20 / n) / 5 for n votes. When each vote counted in full (issue 21), it was 0.033."""
+    sessions, _ = stack
+    liked = [
+        _snippet_id(sessions, "TensorFlow", "Step 4: Move to Keras"),
+        _snippet_id(sessions, "TensorFlow", "Step 6: Pin the version"),
+    ]
+    for user in ("UME", "UA", "UB"):
+        feedback.rate(user, liked, 1, "button:1")
+    feedback.refresh()
+    askers = (None, "UME")
+    before = {
+        (q, a): ranker.rank(q, asker=a, limit=5).results for q in SPAMMED_QUESTIONS for a in askers
+    }
+    candidates = {
+        r.document_id for q in SPAMMED_QUESTIONS for r in ranker.rank(q, limit=40).results
+    }
+    strong = {
+        r.document_id
+        for q in SPAMMED_QUESTIONS
+        for r in ranker.rank(q, limit=40).results
+        if r.dense >= MIN_CONFIDENCE
+    }
+    with sessions() as session:
+        targets = list(session.scalars(select(Snippet.id).where(Snippet.document_id.in_(strong))))
+        filler = list(
+            session.scalars(
+                select(Snippet.id)
+                .where(Snippet.document_id.not_in(candidates))
+                .order_by(Snippet.id)
+            )
+        )
+    spam = [s for s in targets + filler if s not in liked]
+    assert len(spam) >= 200
+    feedback.rate("USPAM", liked, 1, "button:2")
+    feedback.rate("USPAM", spam, -1, "button:2")
+    feedback.refresh()
+    bound = 0.2 * (20 / (len(spam) + len(liked))) / 5
+    for (question, asker), results in before.items():
+        after = ranker.rank(question, asker=asker, limit=5).results
+        kept = {r.snippet_id for r in after}
+        for r in results:
+            if r.dense >= MIN_CONFIDENCE:
+                assert r.snippet_id in kept, f"{r.title} / {r.section} left {asker}'s top 5"
+        if asker is None:
+            moved = {r.snippet_id: r.score for r in after}
+            for r in results:
+                if r.snippet_id in moved:
+                    assert abs(moved[r.snippet_id] - r.score) <= bound + 1e-6
+
+
+UNRELATED_QUESTIONS = (
+    "tensorflow 2.0",
+    "how do I roll back a bad deploy on kubernetes",
+    "how much parental leave do I get",
+    "pagination for list endpoints",
+)
+
+
+def test_a_helpful_vote_never_carries_a_snippet_into_an_unrelated_search(
+    stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback, ranker: Ranker
+) -> None:
+    """One person's Helpful on "Password Manager and 2FA" put it 5th in their own answer to
+    "tensorflow 2.0" (issue 21). However many people found it helpful, its score for an
+    unrelated question stays what retrieval alone gives it, for the voter and for everyone."""
+    sessions, _ = stack
+    helpful = _snippet_id(sessions, "Password Manager", "Help")
+    with sessions() as session:
+        document = session.scalar(select(Snippet.document_id).where(Snippet.id == helpful))
+    weights = BlendWeights()
+    for question in UNRELATED_QUESTIONS:
+        top = ranker.rank(question, asker="UME", limit=10).results
+        assert document not in {r.document_id for r in top}
+    feedback.rate("UME", helpful, 1, "button:1")
+    for user in ("UF1", "UF2", "UF3", "UF4", "UF5"):
+        feedback.rate(user, helpful, 1, "button:1")
+    feedback.refresh()
+    for question in UNRELATED_QUESTIONS:
+        for asker in ("UME", "UNEW"):
+            results = ranker.rank(question, asker=asker, limit=50).results
+            assert document not in {r.document_id for r in results[:10]}, question
+            for r in results:
+                if r.snippet_id == helpful:
+                    retrieval = (
+                        weights.dense * r.dense
+                        + weights.lexical * r.lexical
+                        + weights.phrase * r.phrase
+                    )
+                    assert r.score == pytest.approx(retrieval, abs=1e-6), question
+
+
 def test_similar_colleagues_ratings_personalise_and_newcomers_are_unharmed(
     stack: tuple[sessionmaker[Session], KnowledgeIndex], feedback: Feedback, ranker: Ranker
 ) -> None:
     sessions, _ = stack
-    query = "what should I do in my first week"
+    query = "how do I get a laptop or replace a broken one"
     baseline = ranker.rank(query, limit=10).results
     relevant = [r for r in baseline if relevance_gate(np.array([r.dense]))[0] > 0.5]
     assert len(relevant) >= 2

@@ -1,25 +1,34 @@
-"""Collaborative filtering from people's +1 / -1 votes on snippets.
+"""Collaborative filtering and the rating prior, from people's +1 / -1 votes on snippets.
 
 The model is a low-rank, user-weighted ridge regression that predicts a person's vote on a
 snippet from the snippets they liked: EASE without the diagonal constraint, solved in the top
-`rank` singular directions of the (user-weighted) like matrix, so it needs no item x item
-matrix and scales with the number of rated snippets. In factor form:
+`rank` singular directions of the (user-weighted) like matrix X, so it needs no item x item
+matrix and scales with the number of rated snippets. With Q s V^T the truncated SVD of X:
 
-    like-profile p_u (0/1 per snippet)       z_u = p_u V              (fold-in, r numbers)
-    liked by people like u                  pos_j = z_u diag(h) V_j   h = s^2 / (s^2 + reg)
-    disliked by people like u               neg_j = sum_v max(a_uv, 0) n_vj
-                                            a_uv = z_u diag(g) Q_v    g = s / (s^2 + reg)
-    score_j = clip(pos_j - neg_j, -1, 1)
+    like-profile p_u (r_uj per liked snippet)   z_u = p_u V                (fold-in, r numbers)
+    weight the regression gives v's votes       a_uv = z_u diag(g) Q_v     g = s / (s^2 + reg)
+    v's part of u's score on j                  c_uvj = a_uv x_vj          (v liked j)
+                                                c_uvj = max(a_uv, 0) y_vj  (v disliked j)
+    score_uj = clip(sum_v clip(c_uvj, -cap, cap), -1, 1)
 
-where Q s V^T is the truncated SVD of the like matrix with row v scaled by sqrt(w_v), and
-n_vj = sqrt(w_v) where v voted -1 on j. `a_uv` is the weight the regression gives person v's
-votes when predicting u's; clipping it at 0 for the -1 votes means a downvote can only lower
-scores, so someone whose taste is opposite to yours cannot push anything up for you.
+where x_vj = sqrt(w_v) r_vj is X's entry for a like and y_vj = -sqrt(w_v) r_vj for a dislike.
+Without the cap, the sum over likes is exactly the regression's prediction
+z_u diag(s^2 / (s^2 + reg)) V_j (Q^T X = s V^T), so scoring person by person loses nothing and
+lets each person's part be capped. Clipping a_uv at 0 for the -1 votes means a downvote can only
+lower scores: someone whose taste is opposite to yours cannot push anything up for you.
 
-Each person's votes are weighted w_v = 1 / (their number of votes) ** user_weight_power, so with
-the default power of 1 everybody carries one person's worth of evidence however many votes they
-cast: a spammer who downvotes 300 snippets moves each by 1/300 of one vote, and someone who
-only downvotes (or only rates one snippet) has no likes to be similar through at all.
+Weights: r_vj is how much one vote says (1 for a button on a snippet, less for a reaction that
+rated a whole answer; see `RatingRow.weight`), and w_v = 1 / (sum_j r_vj) ** user_weight_power,
+so with the default power of 1 everybody carries one person's worth of evidence however many
+votes they cast, and someone who only downvotes has no likes to be similar through at all.
+
+The bound, for anyone u other than v: v's votes enter u's score on a snippet as one part,
+c_uvj, so they move it by at most `person_cap` (0.1) directly, whatever v does. v's likes also
+reshape the taste directions everyone shares (Q, s, V), which shifts the other parts; that
+effect has no cap of its own, but v's row of X weighs |x_v|^2 = sum_likes r^2 / sum_all r <= 1
+person against a regularisation of four, and next to nothing for a spammer whose votes are
+mostly downvotes. Measured (tests/test_collaborative.py): a twin who copies your likes and
+casts one more vote moves your score by under 0.15 in all; with 300 downvotes, under 0.01.
 
 Negative votes are targets, never inputs: similarity comes from shared likes only. Votes cast
 after a fit count from the next fit; the model is immutable so a refresh can be swapped in while
@@ -39,15 +48,25 @@ from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
 
 EXACT_SVD_MARGIN = 10
+PRIOR_SHRINKAGE = 5.0
+PRIOR_BUDGET = 20.0
 
 
 @dataclass(frozen=True, slots=True)
 class RatingRow:
-    """One person's vote on one snippet: +1 / -1 (only the sign counts; 0 = vote removed)."""
+    """One person's vote on one snippet: +1 / -1 (only the sign counts; 0 = vote removed).
+
+    `weight` in (0, 1] is how much the vote says: 1 for a judgement of this snippet (a button),
+    less for a reaction on an answer, which rates every snippet the answer showed at once."""
 
     user_id: str
     item_id: int
     value: float
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.weight <= 1:
+            raise ValueError("a vote's weight is in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,8 @@ class CFConfig:
 
     `regularization` is in people: with `user_weight_power` 1 each person contributes a total
     weight of one, so the default of 4 asks for about four people's worth of evidence before a
-    direction of taste counts in full.
+    direction of taste counts in full. `person_cap` bounds one person's part of anyone else's
+    score (None: uncapped, the model before issue 21; kept for the benchmarks' comparison).
     """
 
     rank: int = 64
@@ -64,6 +84,7 @@ class CFConfig:
     user_weight_power: float = 1.0
     power_iterations: int = 6
     seed: int = 0
+    person_cap: float | None = 0.1
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -72,6 +93,8 @@ class CFConfig:
             raise ValueError("regularization must be positive")
         if self.user_weight_power < 0:
             raise ValueError("user_weight_power must be non-negative")
+        if self.person_cap is not None and self.person_cap <= 0:
+            raise ValueError("person_cap must be positive")
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,7 @@ class _Votes:
     user: np.ndarray
     item: np.ndarray
     sign: np.ndarray
+    weight: np.ndarray
 
 
 def _latest_votes(ratings: Iterable[RatingRow]) -> _Votes:
@@ -91,10 +115,12 @@ def _latest_votes(ratings: Iterable[RatingRow]) -> _Votes:
     users: list[int] = []
     items: list[int] = []
     values: list[float] = []
+    weights: list[float] = []
     for row in ratings:
         users.append(index.setdefault(row.user_id, len(index)))
         items.append(int(row.item_id))
         values.append(float(row.value))
+        weights.append(float(row.weight))
     user = np.asarray(users, dtype=np.int64)
     item_ids, item = np.unique(np.asarray(items, dtype=np.int64), return_inverse=True)
     key = user * max(len(item_ids), 1) + item
@@ -111,25 +137,44 @@ def _latest_votes(ratings: Iterable[RatingRow]) -> _Votes:
         user=user.astype(np.int32),
         item=item.astype(np.int32),
         sign=sign[sign != 0],
+        weight=np.asarray(weights, dtype=np.float64).reshape(-1)[last],
     )
 
 
-def rating_prior(ratings: Iterable[RatingRow], shrinkage: float = 5.0) -> dict[int, float]:
-    """Per item, sum(votes) / (number of voters + shrinkage), in (-1, 1).
+def rating_prior(
+    ratings: Iterable[RatingRow],
+    shrinkage: float = PRIOR_SHRINKAGE,
+    budget: float | None = PRIOR_BUDGET,
+) -> dict[int, float]:
+    """Per item, the weighted mean vote shrunk toward 0 (neutral), in (-1, 1):
 
-    Shrinking toward 0 keeps one vote from making a snippet look perfect or worthless (one +1 is
-    1/6 with the default, ten are 10/15). Only each person's latest vote per item counts, so
-    re-reacting cannot stack votes; one person therefore moves an item with n other voters by at
-    most 2 / (n + shrinkage + 1), e.g. 0.18 for five upvotes.
+        prior_j = sum_v e_vj s_vj / (sum_v e_vj + k),   e_vj = c_v r_vj,
+        c_v = min(1, B / sum_j r_vj)
+
+    with s the vote's sign, r its weight (`RatingRow.weight`), k = `shrinkage` pseudo-votes of
+    0 and B = `budget`: a person's votes carry B votes' worth in all, so someone who rates
+    more than B snippets has each vote count B / n (budget None: every vote counts in full, the
+    prior before issue 21). Only each person's latest vote per item counts.
+
+    The bound: with or without person v's vote, prior_j differs by at most e_vj / k <= c_v / k
+    (the change is e (s (W + k) - S) / ((W + k)(W + k + e)) for others' total weight W and sum
+    |S| <= W, and (2W + k) / (W + k)^2 <= 1 / k). With k = 5 and B = 20 that is 0.2 for
+    someone with at most twenty votes and 0.2 * 20 / n beyond: 0.013 for a spammer with 300.
+    B = 20 was chosen by bench/feedback_simulation.py (10 halves the lift, 40 adds little).
     """
     if shrinkage < 0:
         raise ValueError("shrinkage must be non-negative")
+    if budget is not None and budget <= 0:
+        raise ValueError("budget must be positive")
     votes = _latest_votes(ratings)
     if len(votes.items) == 0:
         return {}
-    total = np.bincount(votes.item, weights=votes.sign, minlength=len(votes.items))
-    count = np.bincount(votes.item, minlength=len(votes.items))
-    prior = total / (count + shrinkage)
+    effort = np.bincount(votes.user, weights=votes.weight, minlength=len(votes.user_ids))
+    share = np.ones_like(effort) if budget is None else np.minimum(1.0, budget / effort)
+    evidence = share[votes.user] * votes.weight
+    total = np.bincount(votes.item, weights=evidence * votes.sign, minlength=len(votes.items))
+    weight = np.bincount(votes.item, weights=evidence, minlength=len(votes.items))
+    prior = total / (weight + shrinkage)
     return dict(zip(votes.items.tolist(), prior.tolist(), strict=True))
 
 
@@ -197,53 +242,47 @@ class CFModel:
     _items: np.ndarray
     _user_ptr: np.ndarray
     _user_items: np.ndarray
-    _user_signs: np.ndarray
-    _neg_ptr: np.ndarray
-    _neg_items: np.ndarray
-    _neg_users: np.ndarray
-    _neg_weights: np.ndarray
+    _user_values: np.ndarray
+    _vote_ptr: np.ndarray
+    _vote_users: np.ndarray
+    _vote_values: np.ndarray
     _user_factors: np.ndarray
     _item_factors: np.ndarray
-    _pos_filter: np.ndarray
-    _neg_filter: np.ndarray
+    _filter: np.ndarray
 
     @classmethod
     def fit(cls, ratings: Iterable[RatingRow], config: CFConfig = CFConfig()) -> CFModel:
         """A new model from votes in the order cast (a later vote on the same item wins)."""
         votes = _latest_votes(ratings)
         n_users, n_items = len(votes.user_ids), len(votes.items)
-        per_user = np.bincount(votes.user, minlength=n_users).astype(np.float64)
+        effort = np.bincount(votes.user, weights=votes.weight, minlength=n_users)
         scale = np.zeros(n_users)
-        scale[per_user > 0] = per_user[per_user > 0] ** (-config.user_weight_power / 2)
+        scale[effort > 0] = effort[effort > 0] ** (-config.user_weight_power / 2)
+        strength = votes.weight * votes.sign
         liked = votes.sign > 0
         like_matrix = sparse.csr_matrix(
             (
-                scale[votes.user[liked]].astype(np.float32),
+                (scale[votes.user] * votes.weight)[liked].astype(np.float32),
                 (votes.user[liked], votes.item[liked]),
             ),
             shape=(n_users, n_items),
         )
         left, values, right = _svd(like_matrix, config)
-        denominator = values**2 + config.regularization
         user_ptr, by_user = _csr(votes.user, votes.item, n_users)
-        disliked = np.flatnonzero(~liked)
-        neg_ptr, by_item = _csr(votes.item[disliked], votes.user[disliked], n_items)
-        neg = disliked[by_item]
+        vote_ptr, by_item = _csr(votes.item, votes.user, n_items)
         return cls(
             config=config,
             _user_index=MappingProxyType({u: i for i, u in enumerate(votes.user_ids)}),
             _items=_frozen(votes.items),
             _user_ptr=_frozen(user_ptr),
             _user_items=_frozen(votes.item[by_user]),
-            _user_signs=_frozen(votes.sign[by_user]),
-            _neg_ptr=_frozen(neg_ptr),
-            _neg_items=_frozen(votes.item[neg]),
-            _neg_users=_frozen(votes.user[neg]),
-            _neg_weights=_frozen(scale[votes.user[neg]].astype(np.float32)),
+            _user_values=_frozen(strength[by_user].astype(np.float32)),
+            _vote_ptr=_frozen(vote_ptr),
+            _vote_users=_frozen(votes.user[by_item]),
+            _vote_values=_frozen((scale[votes.user] * strength)[by_item].astype(np.float32)),
             _user_factors=_frozen(np.ascontiguousarray(left, dtype=np.float32)),
             _item_factors=_frozen(np.ascontiguousarray(right.T, dtype=np.float32)),
-            _pos_filter=_frozen((values**2 / denominator).astype(np.float32)),
-            _neg_filter=_frozen((values / denominator).astype(np.float32)),
+            _filter=_frozen((values / (values**2 + config.regularization)).astype(np.float32)),
         )
 
     @property
@@ -289,32 +328,38 @@ class CFModel:
         if user is None:
             return None
         start, stop = self._user_ptr[user], self._user_ptr[user + 1]
-        items = self._user_items[start:stop]
-        likes = items[self._user_signs[start:stop] > 0]
-        if len(likes) == 0:
+        strength = self._user_values[start:stop]
+        likes = strength > 0
+        if not likes.any():
             return None
-        return user, self._item_factors[likes].sum(axis=0)
+        items = self._user_items[start:stop][likes]
+        return user, strength[likes] @ self._item_factors[items]
+
+    def _parts(self, profile: np.ndarray, entries: np.ndarray) -> np.ndarray:
+        """Each vote's part of the score (c_uvj in the module docstring), capped per person."""
+        voters = self._vote_users[entries]
+        if len(entries) >= len(self._user_factors):
+            weight = (self._user_factors @ (profile * self._filter))[voters]
+        else:
+            unique, which = np.unique(voters, return_inverse=True)
+            weight = (self._user_factors[unique] @ (profile * self._filter))[which]
+        values = self._vote_values[entries]
+        parts = np.where(values > 0, weight, np.maximum(weight, 0)) * values
+        cap = self.config.person_cap
+        return parts if cap is None else np.clip(parts, -cap, cap)
 
     def _predict(self, profile: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Scores at item positions, touching only those items' factors and downvotes."""
-        liked = self._item_factors[positions] @ (profile * self._pos_filter)
-        entries, slot = _ranges(self._neg_ptr, positions)
-        weight = self._user_factors[self._neg_users[entries]] @ (profile * self._neg_filter)
-        disliked = np.bincount(
-            slot, weights=np.maximum(weight, 0) * self._neg_weights[entries], minlength=len(liked)
-        )
-        return np.clip(liked - disliked, -1.0, 1.0)
+        """Scores at item positions, touching only the votes on those items."""
+        entries, slot = _ranges(self._vote_ptr, positions)
+        summed = np.bincount(slot, weights=self._parts(profile, entries), minlength=len(positions))
+        return np.clip(summed, -1.0, 1.0)
 
     def _predict_all(self, profile: np.ndarray) -> np.ndarray:
-        """Scores for every item: one pass over all factors and all downvotes."""
-        liked = self._item_factors @ (profile * self._pos_filter)
-        weight = np.maximum(self._user_factors @ (profile * self._neg_filter), 0)
-        disliked = np.bincount(
-            self._neg_items,
-            weights=weight[self._neg_users] * self._neg_weights,
-            minlength=self.n_items,
-        )
-        return np.clip(liked - disliked, -1.0, 1.0)
+        """Scores for every item: one pass over all votes."""
+        parts = self._parts(profile, np.arange(len(self._vote_users)))
+        sums = np.add.reduceat(parts, self._vote_ptr[:-1]) if len(parts) else parts
+        summed = np.where(np.diff(self._vote_ptr) > 0, sums, 0.0)
+        return np.clip(summed, -1.0, 1.0)
 
     def scores(self, user_id: str, item_ids: Sequence[int]) -> np.ndarray:
         """Predicted vote per item (float32, [-1, 1]); 0 for unknown users and unrated items.

@@ -5,6 +5,11 @@ per snippet, latest wins, removable. The collaborative-filtering model and the p
 priors are fitted from the ratings table into an immutable snapshot; queries read whichever
 snapshot is current while a refresh builds the next one in the background, so learning never
 blocks an answer.
+
+A reaction on an answer rates every snippet the answer showed, so it says less about each of
+them than a button on one snippet does: it counts `REACTION_WEIGHT` of a vote, in the fit and in
+the asker's own results. How far one person can move anyone else's results is bounded in
+`indexer/learning/collaborative.py` and `indexer/search/hybrid.py` (`blend`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ from models.session import upsert_insert
 from models.workspace import stamp
 
 log = logging.getLogger(__name__)
+
+REACTION_WEIGHT = 0.25
+REACTION_ORIGIN = "reaction"
+
+
+def vote_weight(origin: str) -> float:
+    """How much one rating says: a reaction (origin "reaction:<answer>") judged a whole answer."""
+    return REACTION_WEIGHT if origin.split(":", 1)[0] == REACTION_ORIGIN else 1.0
 
 
 @dataclass(frozen=True)
@@ -165,18 +178,18 @@ class Feedback:
             return int(session.execute(statement).rowcount or 0)
 
     def own_votes(self, user_id: str | None, snippet_ids: np.ndarray) -> dict[int, float]:
-        """The asker's own current votes among the candidates, by position: fresher and more
-        certain than any model estimate of them."""
+        """The asker's own current votes among the candidates, by position, each times its
+        `vote_weight`: fresher and more certain than any model estimate of them."""
         if user_id is None or not len(snippet_ids):
             return {}
         position = {int(i): n for n, i in enumerate(snippet_ids)}
         with self.sessions() as session:
             rows = session.execute(
-                select(Rating.snippet_id, Rating.value).where(
+                select(Rating.snippet_id, Rating.value, Rating.origin).where(
                     Rating.user_id == user_id, Rating.snippet_id.in_(list(position))
                 )
             )
-            return {position[s]: float(v) for s, v in rows}
+            return {position[s]: float(v) * vote_weight(o) for s, v, o in rows}
 
     def _signature(self, session: Session) -> tuple[int, str]:
         count, latest = session.execute(
@@ -192,9 +205,9 @@ class Feedback:
                 if not force and signature == self._snapshot.signature:
                     return self._snapshot
                 rows = [
-                    RatingRow(user_id=u, item_id=s, value=float(v))
-                    for u, s, v in session.execute(
-                        select(Rating.user_id, Rating.snippet_id, Rating.value)
+                    RatingRow(user_id=u, item_id=s, value=float(v), weight=vote_weight(o))
+                    for u, s, v, o in session.execute(
+                        select(Rating.user_id, Rating.snippet_id, Rating.value, Rating.origin)
                     )
                 ]
             snapshot = FeedbackSnapshot(
