@@ -28,6 +28,9 @@ from indexer.search.ranker import Ranking
 from people.outbox import GiveUp, RetryLater
 
 log = logging.getLogger(__name__)
+SOURCES = 3
+"""Results per answer: three sources and their buttons fit one screen at desktop width;
+*More results* shows the next three."""
 CANNOT_POST_HERE = frozenset(
     {
         "not_in_channel",
@@ -120,7 +123,7 @@ def post_answer(services: Services, client: WebClient, request: AnswerRequest) -
     the question is logged once anyway."""
     channels = visible_channels(services, client, request.asked, request.where)
     ranking, logged_id = services.questions.ask(
-        request.query, request.asked, channels, offset=request.offset
+        request.query, request.asked, channels, limit=SOURCES, offset=request.offset
     )
     if logged_id is not None:
         request = replace(request, query_id=logged_id)
