@@ -191,9 +191,8 @@ class Surveys:
         if not invitations:
             raise GiveUp(NOBODY_TO_ASK)
         with self.sessions() as session, session.begin():
-            if invitations:
-                insert = upsert_insert(session, SurveyDelivery).values(stamp(session, invitations))
-                session.execute(insert.on_conflict_do_nothing())
+            insert = upsert_insert(session, SurveyDelivery).values(stamp(session, invitations))
+            session.execute(insert.on_conflict_do_nothing())
             last = session.scalar(
                 select(func.max(SurveyDelivery.not_before)).where(
                     SurveyDelivery.round_id == round_id
@@ -332,11 +331,15 @@ class Surveys:
     def _hold(self, round_id: int, reason: str, now: datetime) -> None:
         """A round that cannot start waits, tried again each run (the channel may be created,
         Lepton invited); its admins are told once, whichever worker sees it first."""
-        notice = {"round_id": round_id, "reason": reason[:64], "status": PENDING}
+        notice = {
+            "round_id": round_id,
+            "reason": reason[:64],
+            "status": PENDING,
+            "attempts": 0,
+            "not_before": now,
+        }
         with self.sessions() as session, session.begin():
-            insert = upsert_insert(session, SurveyNotice).values(
-                stamp(session, [{**notice, "attempts": 0, "not_before": now}])
-            )
+            insert = upsert_insert(session, SurveyNotice).values(stamp(session, [notice]))
             created = session.execute(
                 insert.on_conflict_do_nothing().returning(SurveyNotice.id)
             ).first()
