@@ -93,7 +93,7 @@ def test_find_on_an_empty_knowledge_base_says_what_to_do(tmp_path: Path) -> None
 SESSION = """/lepton find tensorflow 2.0
 :+1:
 press 2
-press 12
+press 8
 @lepton how do I deploy to kubernetes?
 say VPN on Linux: install openconnect, then connect to vpn.acme.com with your SSO login.
 save
@@ -131,7 +131,7 @@ def test_scripted_console_session_drives_every_flow(workdir: Path, tmp_path: Pat
     assert "[1] Helpful  [2] Not helpful" in answer and "Why these?" in answer
     assert "reacted :+1:" in after(":+1:")
     assert "Marked as not helpful" in after("press 2")
-    assert "meaning" in after("press 12") and "people like you" in after("press 12")
+    assert "meaning" in after("press 8") and "people like you" in after("press 8")
     assert "(thread)  lepton:" in after("@lepton how do I deploy to kubernetes?")
     assert "Kubernetes" in after("@lepton how do I deploy to kubernetes?")
     assert "[modal: Save to Lepton]" in after("save")

@@ -134,11 +134,11 @@ def test_debug_logs_of_an_install_answers_and_errors_hold_no_secret(lepton: Lept
     lepton.install()
 
     respond_to = slack.response_url("CGENERAL", ALICE.user_id)
-    asked = command(ALICE, "find tensorflow", respond_to, "1.2.trigger")
+    asked = command(ALICE, "find tensorflow", respond_to, "1.2.a1b2c3d4e5f6")
     assert lepton.send(asked) == 200
     wait_for(lambda: slack.messages("CGENERAL"), timeout=30)
     hook = "https://hooks.slack.com/commands/T0LEPTON/5550001/Zq8HookSecretPart"
-    assert lepton.send(command(ALICE, "stats", hook, "1.3.trigger")) == 200
+    assert lepton.send(command(ALICE, "stats", hook, "1.3.b2c3d4e5f6a1")) == 200
     used = {c.headers.get("Authorization") for c in slack.slack.calls if c.method == "auth.test"}
     assert f"Bearer {GRANTED}" in used, "the installed token is the one in use"
 
