@@ -129,6 +129,22 @@ def test_snippets_of_one_document_are_collapsed(ranker: Ranker) -> None:
     assert top.more_in_document >= 3
 
 
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("how big is the raise when you get promoted", "Pay"),
+        ("my kid is sick, do i take a day off", "Sick children and carers"),
+    ],
+)
+def test_a_document_is_shown_by_the_section_that_answers_not_the_one_sharing_a_word(
+    ranker: Ranker, question: str, section: str
+) -> None:
+    """The word "promoted" made "What you can do" stand for the promotion page, though "Pay"
+    answers the question: keywords decide which document, meaning decides which section."""
+    (top, *_) = ranker.rank(question, limit=3).results
+    assert top.section is not None and top.section.endswith(section), top.section
+
+
 def test_no_good_answer_is_honest_and_recorded_as_a_gap(
     stack: tuple[sessionmaker[Session], KnowledgeIndex], ranker: Ranker
 ) -> None:
