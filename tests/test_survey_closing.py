@@ -76,3 +76,8 @@ def test_control_characters_cannot_outgrow_the_sealed_size() -> None:
     comment = clean_comment("\x01" * 1990 + " fine\ttabs\nand lines ", 2000)
     assert comment == "fine\ttabs\nand lines"
     assert clean_comment(" \x00 ", 2000) is None
+    seal = Seal(b"secret")
+    worst = clean_comment(('\x01\\"' * 700)[:2000], 2000)
+    assert len(seal.close(1, "k", Draft(comment=worst))) == len(seal.close(1, "k", Draft())), (
+        "escaped quotes and backslashes still fit the one size"
+    )

@@ -5,13 +5,10 @@ snippet can neither ping `@channel` nor smuggle in a link."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from handlers.plumbing.blocks import escape
-from indexer.answers.passages import Unit
+from indexer.answers.passages import Unit, markdown_parser
 
 INLINE = {
     "strong_open": "*",
@@ -21,11 +18,6 @@ INLINE = {
     "s_open": "~",
     "s_close": "~",
 }
-
-
-@lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def unit_mrkdwn(unit: Unit) -> str:
@@ -44,7 +36,7 @@ def to_mrkdwn(markdown: str) -> str:
     """Open lists, innermost last: [0] for bullets, [next number] for ordered ones."""
     marker: str | None = None
     heading = False
-    for token in _parser().parse(markdown):
+    for token in markdown_parser().parse(markdown):
         kind = token.type
         if kind == "bullet_list_open":
             lists.append([0])

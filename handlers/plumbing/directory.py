@@ -52,10 +52,9 @@ class SlackDirectory:
 
     def find_person(self, named: str) -> str | None:
         """The user a front-matter owner names, by email or full or display name (case and
-        spacing aside); None for a team name or anyone not in the workspace."""
-        wanted = " ".join(named.lower().split())
-        found = self._named(wanted, self.people())
-        return found or self._named(wanted, self.people(refresh_after=RELIST_SECONDS))
+        spacing aside); None for a team name or anyone not in the workspace. A miss does not
+        list people again: owners are mostly team names, which always miss."""
+        return self._named(" ".join(named.lower().split()), self.people())
 
     @staticmethod
     def _named(wanted: str, people: dict[str, dict[str, Any]]) -> str | None:

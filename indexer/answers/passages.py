@@ -34,8 +34,9 @@ class Unit:
 
 
 @lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable("table")
+def markdown_parser() -> MarkdownIt:
+    """CommonMark with tables and strikethrough; shared, since building one is not free."""
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def units(text: str, thread: bool = False) -> list[Unit]:
@@ -43,7 +44,7 @@ def units(text: str, thread: bool = False) -> list[Unit]:
     if thread:
         return _posts(text)
     lines = text.splitlines()
-    tokens = _parser().parse(text)
+    tokens = markdown_parser().parse(text)
     found: list[Unit] = []
     for position, token in enumerate(tokens):
         top = token.level == 0 or (token.type == "list_item_open" and token.level == 1)
