@@ -11,7 +11,7 @@ but timing.
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -29,13 +29,13 @@ HOUSEKEEPING_JOB = "lepton-housekeeping"
 log = logging.getLogger(__name__)
 
 
-def tick(services: Services) -> None:
-    """One scheduled pass over every installed workspace, each with its own token; one
-    workspace's failure is logged and leaves the others' work done. Passes never overlap: the
-    job runs with `max_instances=1`."""
+def tick(services: Services, now: datetime | None = None) -> None:
+    """One scheduled pass over every installed workspace, each with its own token, as of `now`
+    (the clock, by default); one workspace's failure is logged and leaves the others' work
+    done. Passes never overlap: the job runs with `max_instances=1`."""
     for workspace in services.active_workspaces():
         try:
-            work = workspace.scheduled_work(utcnow())
+            work = workspace.scheduled_work(now or utcnow())
         except Exception:
             log.exception("scheduled work for workspace %s failed", workspace.team.team_id)
             continue

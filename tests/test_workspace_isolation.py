@@ -412,8 +412,8 @@ def test_surveys_go_out_in_each_workspace_with_its_own_token_once(knowledge: Two
     for team in (TEAM, BRAVO):
         services.workspace(Key(team)).surveys.start("pulse", now)
     calls = len(two.app.slack.calls)
-    tick(services)
-    tick(services)
+    tick(services, now)
+    tick(services, now + timedelta(minutes=1))
     settle(two.app)
     posted = [c for c in two.app.slack.calls[calls:] if c.method == "chat.postMessage"]
     by_token: dict[str, list[str]] = {}
@@ -480,7 +480,7 @@ def test_an_uninstalled_workspace_gets_nothing_more_and_can_be_deleted_whole(
     bravo.close("pulse", weekday_noon())
     bravo.start("pulse", weekday_noon())  # due now: a worker still serving Bravo would send
     calls = len(two.app.slack.calls)
-    tick(two.app.services)
+    tick(two.app.services, weekday_noon() + timedelta(minutes=1))
     settle(two.app)
     assert f"Bearer {TOKEN_B}" not in tokens_since(two, calls, "chat.postMessage")
     acme_documents = rows(two, Document, TEAM)
