@@ -35,13 +35,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bench.report import record
+from indexer.answers.sentences import quotable
+from indexer.search.ranker import Ranking
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = Path(__file__).resolve().parent / "data" / "northwind_questions.yml"
@@ -50,6 +52,8 @@ SLACK_EXPORT = ROOT / "examples" / "slack-export"
 SLACK_PREFIX = "slack-export:"
 K = 5
 MAX_PER_DOCUMENT = 3
+SHOWN = 3
+"""Results an answer shows (handlers.knowledge.answering.SOURCES); quotes come from these."""
 ASKER = "UBENCH0001"
 """A colleague with no ratings: collaborative filtering has nothing to say, as for a newcomer."""
 
@@ -390,7 +394,8 @@ def evaluate(
     not in the top k) of the right document and of the right section; per group ("all",
     "paraphrase", "literal") nDCG@k, hit@1 and hit@k at both levels. With `quotes` (the
     sentences an answer quotes for a question), also `answer_from_right_section`: the share of
-    questions where a quoted sentence comes from the labelled document and section."""
+    questions where a quoted sentence comes from the labelled document and section, and
+    `labelled_answer_quoted`: where one is the labelled answer sentence itself."""
     questions = list(questions if questions is not None else load_questions())
     rows: list[dict[str, Any]] = []
     for q in questions:
@@ -409,6 +414,10 @@ def evaluate(
             row["answer_from_right_section"] = any(
                 section_matches(q, s.source, s.section) for s in quoted
             )
+            row["labelled_answer_quoted"] = any(
+                s.source == q.source and same_sentence(s.text, q.answer) for s in quoted
+            )
+            row["quoted"] = [s.text for s in quoted]
         rows.append(row)
 
     def summary(group: list[dict[str, Any]]) -> dict[str, float]:
@@ -419,9 +428,9 @@ def evaluate(
             out[f"{level}_hit1"] = _mean([1.0 if r == 1 else 0.0 for r in ranks])
             out[f"{level}_hit{k}"] = _mean([1.0 if r else 0.0 for r in ranks])
         if quotes is not None:
-            out["answer_from_right_section"] = _mean(
-                [1.0 if r["answer_from_right_section"] else 0.0 for r in group]
-            )
+            for key in ("answer_from_right_section", "labelled_answer_quoted"):
+                out[key] = _mean([1.0 if r[key] else 0.0 for r in group])
+            out["quoted_something"] = _mean([1.0 if r["quoted"] else 0.0 for r in group])
         return out
 
     groups = {
@@ -430,6 +439,16 @@ def evaluate(
         "literal": [r for r in rows if not r["paraphrase"]],
     }
     return {"k": k, "groups": {name: summary(g) for name, g in groups.items()}, "questions": rows}
+
+
+def same_sentence(quoted: str, answer: str) -> bool:
+    """A quote is the labelled answer when, after normalising both, one contains the other or
+    the quote has at least 60% of the answer's words (a table row is quoted as "Header: cell")."""
+    a, b = normalise(quoted).casefold(), normalise(answer).casefold()
+    if a in b or b in a:
+        return True
+    words = set(re.findall(r"\w+", b))
+    return bool(words) and len(words & set(re.findall(r"\w+", a))) >= 0.6 * len(words)
 
 
 # --- Lepton's pipeline ---------------------------------------------------------------------------
@@ -455,6 +474,12 @@ class LeptonRun:
     snippets: int
     weak: list[str]
     """Questions where Lepton found nothing strong (and so showed at most three results)."""
+    quotes: Quotes
+    """The sentences the answer line quotes (`indexer.answers.compose`) from the three results
+    an answer shows."""
+    first_sentence: Quotes
+    """What a person read first before the answer line: the top result's opening sentence."""
+    compose_ms: list[float]
 
 
 @contextmanager
@@ -499,14 +524,46 @@ def lepton(tmp: Path) -> Iterator[LeptonRun]:
             sources = {label_of(s) for s in session.scalars(select(Document.source))}
         ranker = home.ranker
         weak: list[str] = []
+        rankings: dict[str, Ranking] = {}
+        compose_ms: list[float] = []
 
         def search(question: str) -> list[Hit]:
             ranking = ranker.rank(question, asker=ASKER, limit=K)
+            rankings[question] = ranking
             if not ranking.confident:
                 weak.append(question)
             return [Hit(label_of(r.source), r.section, r.text) for r in ranking.results]
 
-        yield LeptonRun(search, sources, ingest_seconds, len(home.knowledge.index), weak)
+        def quotes(question: str) -> list[Quote]:
+            ranking = rankings[question]
+            shown = replace(ranking, results=ranking.results[:SHOWN])
+            started = time.perf_counter()
+            composed = home.answers.compose(shown)
+            compose_ms.append((time.perf_counter() - started) * 1000)
+            by_id = {r.snippet_id: r for r in shown.results}
+            return [
+                Quote(label_of(by_id[q.snippet_id].source), by_id[q.snippet_id].section, q.text)
+                for q in composed.quotes
+            ]
+
+        def first_sentence(question: str) -> list[Quote]:
+            top = rankings[question].results[:1]
+            return [
+                Quote(label_of(r.source), r.section, spots[0].sentence)
+                for r in top
+                if (spots := quotable(r.text, r.source_type).spots)
+            ]
+
+        yield LeptonRun(
+            search,
+            sources,
+            ingest_seconds,
+            len(home.knowledge.index),
+            weak,
+            quotes,
+            first_sentence,
+            compose_ms,
+        )
     finally:
         services.stopping.set()
         engine.dispose()
@@ -549,6 +606,10 @@ def _misses(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _pct(values: list[float], pct: int) -> float:
+    return values[min(len(values) - 1, int(len(values) * pct / 100))] if values else math.nan
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -574,8 +635,10 @@ def main() -> None:
         if missing:
             raise SystemExit("labelled sources Lepton did not ingest:\n  " + "\n  ".join(missing))
         started = time.perf_counter()
-        result = evaluate(run.search, questions)
+        before = evaluate(run.search, questions, run.first_sentence)
         query_ms = (time.perf_counter() - started) / len(questions) * 1000
+        result = evaluate(run.search, questions, run.quotes)
+        cold = sorted(run.compose_ms)
     k = result["k"]
     lines = [
         f"{counts}; Lepton ingested {len(run.sources)} documents into {run.snippets} snippets "
@@ -584,6 +647,24 @@ def main() -> None:
         f"{len(run.weak)} question(s) had no confident match (Lepton then shows at most 3).",
         "",
         *_table(result["groups"], k),
+        "",
+        "The answer line: how often a quoted sentence comes from the labelled section, and how"
+        " often one is the labelled answer sentence itself. Before: the top result's opening"
+        " sentence, which is what a person read first.",
+        "",
+        "| questions | from the right section, before | after | the labelled sentence, before "
+        "| after | questions with a quote |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {name} | {before['groups'][name]['answer_from_right_section']:.3f} "
+            f"| {group['answer_from_right_section']:.3f} "
+            f"| {before['groups'][name]['labelled_answer_quoted']:.3f} "
+            f"| {group['labelled_answer_quoted']:.3f} | {group['quoted_something']:.3f} |"
+            for name, group in result["groups"].items()
+        ),
+        "",
+        f"Composing the answer line over the top {SHOWN} (sentence vectors stored at ingest): "
+        f"p50 {_pct(cold, 50):.1f} ms, p95 {_pct(cold, 95):.1f} ms.",
         "",
         f"Right section not in the top {k}:",
         "",

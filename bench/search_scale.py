@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ FULL_SIZES = [*SIZES, 1_000_000]
 QUERIES = 300
 WARM_UP = 20
 K = 10
+SHOWN = 3
+"""Results an answer shows, whose sentences the answer line is composed from."""
 
 
 def rss_mib() -> float:
@@ -102,12 +105,17 @@ def serve(queries_file: Path, users: int) -> None:
         texts[:WARM_UP], askers[:WARM_UP], channel_sets[:WARM_UP], strict=True
     ):
         ranker.rank(text, asker=asker, channels=channels)
-    whole, found = [], 0
+    answers = services.home.answers
+    whole, answer_line, found, quoted = [], [], 0, 0
     for text, asker, channels in zip(texts, askers, channel_sets, strict=True):
         started = time.perf_counter()
         ranking = ranker.rank(text, asker=asker, channels=channels)
         whole.append(time.perf_counter() - started)
         found += bool(ranking.results)
+        started = time.perf_counter()
+        composed = answers.compose(replace(ranking, results=ranking.results[:SHOWN]))
+        answer_line.append(time.perf_counter() - started)
+        quoted += bool(composed.quotes)
     stages["after queries"] = rss_mib()
 
     vectors = services.embedder.encode(texts)
@@ -137,6 +145,8 @@ def serve(queries_file: Path, users: int) -> None:
                 "snippets": len(knowledge.index),
                 "index": knowledge.index.describe(),
                 "whole": percentiles(whole),
+                "answer_line": percentiles(answer_line),
+                "quoted": quoted,
                 "embed": percentiles(embed),
                 "dense": percentiles(dense),
                 "lexical": percentiles(lexical),
@@ -208,16 +218,26 @@ def report(results: list[dict[str, Any]]) -> list[str]:
         "with 1M votes between them, member of 2 of 10 private channels; warm, one at a time.",
         "",
         "| snippets | index | whole p50 | p95 | p99 | embed p95 | FAISS p95 | BM25 p95 "
-        "| recall@10 | RSS ready | start to ready |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| answer line p50 | p95 | recall@10 | RSS ready | start to ready |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for r in results:
         p50, p95, p99 = r["whole"]
+        line50, line95, _ = r.get("answer_line", (float("nan"),) * 3)
         lines.append(
             f"| {r['snippets']:,} | {r['index']} | {p50:.1f} ms | {p95:.1f} ms | {p99:.1f} ms "
             f"| {r['embed'][1]:.1f} ms | {r['dense'][1]:.1f} ms | {r['lexical'][1]:.1f} ms "
+            f"| {line50:.1f} ms | {line95:.1f} ms "
             f"| {r['recall']:.3f} | {r['stages']['ready']:.0f} MiB | {r['startup']:.1f} s |"
         )
+    lines += [
+        "",
+        f"The answer line is composed after the search, from the top {SHOWN} results' stored "
+        "sentence vectors (`indexer.answers.compose`); it quoted something for "
+        + ", ".join(f"{r.get('quoted', 0)} of {r['queries']}" for r in results)
+        + " questions.",
+    ]
     lines += [
         "",
         "Resident memory of the serving process, by stage (MiB), and bytes per snippet:",

@@ -12,7 +12,9 @@ so snippets form the topical clusters real embeddings do (cosine to their main s
 without being copies, and words and vectors agree. Queries are the packages' real one-line
 summaries, embedded live by the code under test. Four snippets make a document, 3% are restricted
 to one of ten private channels, and a ratings table of 10k people and 1M votes (Zipf-popular
-snippets, 80% +1) feeds the collaborative model.
+snippets, 80% +1) feeds the collaborative model. Each snippet's quotable sentences get vectors
+near its own (the same noise), stored as ingest stores them, so composing an answer line costs
+what it costs in production (their values do not change the work).
 
 Built corpora are kept under ~/.cache/lepton-bench/corpus-N so a rerun reuses them.
 """
@@ -32,6 +34,7 @@ from sqlalchemy import Engine, insert
 from bench.debian_packages import DEFAULT_CACHE, load_known_items
 from bench.retrieval_quality import embeddings
 from bot import migrate
+from indexer.answers.sentences import STORED, quotable
 from indexer.embedding import Embedder
 from models import (
     Document,
@@ -39,13 +42,14 @@ from models import (
     Rating,
     Snippet,
     SnippetEmbedding,
+    SnippetSentences,
     create_db_engine,
 )
 from models.knowledge import CHANNEL, PUBLIC
 from models.workspace import LOCAL_TEAM, Workspace, workspace_sessions
 
 CORPUS_CACHE = DEFAULT_CACHE.parent
-CORPUS_LAYOUT = "ws"
+CORPUS_LAYOUT = "ws-sentences"
 """Part of the cache path: a corpus built for an older schema is rebuilt, not reused."""
 SNIPPETS_PER_DOCUMENT = 4
 RESTRICTED_SHARE = 0.03
@@ -118,7 +122,7 @@ def _write_knowledge(engine: Engine, base: Base, n: int, model: str, seed: int) 
     with engine.begin() as connection:
         for start in range(0, n, BATCH):
             stop = min(n, start + BATCH)
-            documents, snippets, stored = [], [], []
+            documents, snippets, stored, sentences = [], [], [], []
             for n_id, (title, text, vector) in enumerate(_mixed(base, start, stop, seed), start):
                 doc_id, ordinal = divmod(n_id, SNIPPETS_PER_DOCUMENT)
                 restricted = rng.random() < RESTRICTED_SHARE
@@ -164,10 +168,23 @@ def _write_knowledge(engine: Engine, base: Base, n: int, model: str, seed: int) 
                         "vector": np.asarray(vector, dtype="<f4").tobytes(),
                     }
                 )
+                spots = len(quotable(text, "file").spots)
+                near = vector + rng.normal(0, NOISE / np.sqrt(dim), (spots, dim))
+                near /= np.linalg.norm(near, axis=1, keepdims=True)
+                sentences.append(
+                    {
+                        "snippet_id": n_id + 1,
+                        "team_id": LOCAL_TEAM,
+                        "model": model,
+                        "count": spots,
+                        "vectors": near.astype(STORED).tobytes(),
+                    }
+                )
             if documents:
                 connection.execute(insert(Document), documents)
             connection.execute(insert(Snippet), snippets)
             connection.execute(insert(SnippetEmbedding), stored)
+            connection.execute(insert(SnippetSentences), sentences)
         connection.execute(
             insert(IndexState), [{"team_id": LOCAL_TEAM, "version": 1, "model": model}]
         )

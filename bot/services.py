@@ -27,6 +27,7 @@ from handlers.plumbing.sending import ChannelNames
 from handlers.plumbing.services import HomeSection
 from handlers.surveys.delivery import SlackSurveyCouriers
 from handlers.training.delivery import SlackTrainingCouriers
+from indexer.answers.compose import AnswerComposer
 from indexer.embedding import Embedder
 from indexer.ingest.pipeline import Ingestor
 from indexer.insights.questions import Questions
@@ -219,6 +220,10 @@ class WorkspaceServices:
     @cached_property
     def ranker(self) -> Ranker:
         return Ranker(self.knowledge, self.feedback)
+
+    @cached_property
+    def answers(self) -> AnswerComposer:
+        return AnswerComposer(self.sessions, self.embedder)
 
     @cached_property
     def questions(self) -> Questions:

@@ -10,6 +10,7 @@ from models.knowledge import (
     IndexState,
     Snippet,
     SnippetEmbedding,
+    SnippetSentences,
 )
 from models.session import create_db_engine, make_session_factory
 from models.surveys import (
@@ -49,6 +50,7 @@ __all__ = [
     "Rating",
     "Snippet",
     "SnippetEmbedding",
+    "SnippetSentences",
     "Survey",
     "SurveyAnswer",
     "SurveyComment",

@@ -77,6 +77,8 @@ class AnswerSnippet(WorkspaceOwned, Base):
     )
     rank: Mapped[int]
     score: Mapped[float]
+    quoted: Mapped[bool] = mapped_column(default=False)
+    """The answer line quoted it: a reaction on the answer rates the quoted snippets."""
 
 
 class Rating(WorkspaceOwned, Timestamped, Base):

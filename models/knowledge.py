@@ -110,6 +110,21 @@ class SnippetEmbedding(WorkspaceOwned, Base):
     snippet: Mapped[Snippet] = relationship(back_populates="embedding")
 
 
+class SnippetSentences(WorkspaceOwned, Base):
+    """The vectors of a snippet's quotable sentences (float16, in the order
+    `indexer.answers.sentences.quotable` yields them), made at ingest so that composing an
+    answer line reads a few rows instead of running the model on the results' sentences."""
+
+    __tablename__ = "snippet_sentences"
+
+    snippet_id: Mapped[int] = mapped_column(
+        ForeignKey("snippets.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(255))
+    count: Mapped[int]
+    vectors: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class IndexState(WorkspaceOwned, Base):
     """One row per workspace: bumped on every change to its snippets, so stale copies of that
     workspace's index can be detected."""

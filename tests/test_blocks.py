@@ -16,6 +16,8 @@ from handlers.knowledge.blocks import (
     why_text,
 )
 from handlers.plumbing.blocks import escape, link
+from indexer.answers.compose import Composed, Passage, Quote
+from indexer.answers.passages import units
 from indexer.search.query import parse_query
 from indexer.search.ranker import RankedSnippet, Ranking
 
@@ -201,3 +203,45 @@ def test_confidence_labels_never_contradict_the_order() -> None:
     ]
     text = all_text(answer_blocks(ranking(results), "q"))
     assert "strong match" not in text
+
+
+def test_the_answer_line_quotes_each_sentence_linked_to_where_it_comes_from() -> None:
+    doc = result(1, title="API guidelines", url="https://wiki.example/api")
+    thread = result(
+        2,
+        title="how long is v1 kept?",
+        section="#help-infra",
+        url="https://slack.example/archives/C1/p1",
+        source_type="slack_thread",
+        text="Priya Nair: how long is v1 kept?\nMaria Santos: Six months <!channel> @here.",
+    )
+    composed = Composed(
+        quotes=(
+            Quote(doc.snippet_id, "A deprecated version stays available for six months."),
+            Quote(thread.snippet_id, "Six months <!channel> @here.", author="Maria Santos"),
+        ),
+        passages={},
+    )
+    blocks = answer_blocks(ranking([doc, thread]), "q", composed=composed)
+    line = str(blocks[1]["text"]["text"])  # type: ignore[index]
+    first, second = line.split("\n")
+    assert first.startswith(">A deprecated version stays available for six months.")
+    assert first.endswith("_— 1. <https://wiki.example/api|API guidelines>_")
+    assert second.startswith(">Six months &lt;!channel&gt;")
+    assert "@here" not in second.replace("@\u200dhere", ""), "a quote must not ping the channel"
+    assert "Maria Santos in <https://slack.example/archives/C1/p1|#help-infra>" in second
+    assert str(blocks[2]["text"]["text"]).startswith("*1.*"), "then the sources"  # type: ignore[index]
+
+
+def test_no_answer_line_when_nothing_is_quoted() -> None:
+    blocks = answer_blocks(ranking([result(1)]), "q", composed=Composed((), {}))
+    assert str(blocks[1]["text"]["text"]).startswith("*1.*")  # type: ignore[index]
+
+
+def test_a_result_shows_the_passage_chosen_around_its_best_sentence() -> None:
+    text = "Opening paragraph about something else.\n\nThe answer is here, in the second one."
+    r = result(1, text=text)
+    chosen = Passage(tuple(units(text)[1:]), "The answer is here, in the second one.", True)
+    blocks = answer_blocks(ranking([r]), "q", composed=Composed((), {r.snippet_id: chosen}))
+    body = str(blocks[1]["text"]["text"])  # type: ignore[index]
+    assert body.split("\n")[1:] == ["…", "The answer is here, in the second one."]

@@ -57,3 +57,22 @@ def test_a_subcommand_with_two_letters_swapped_is_a_typo_not_a_question() -> Non
     assert parse_command("sruvey list").notice is not None
     for question in ("gap analysis template", "mind the gap", "fund approvals", "who kubernetes"):
         assert parse_command(question).name in {"find", "who"}, question
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["find --private vpn linux", "find -p vpn linux", "-p vpn linux", "--PRIVATE vpn  linux"],
+)
+def test_a_private_question_is_a_find_for_the_asker_alone(text: str) -> None:
+    command = parse_command(text)
+    assert (command.name, command.argument, command.private) == ("find", "vpn linux", True)
+
+
+def test_private_flags_need_a_question_and_typos_get_help() -> None:
+    assert parse_command("find -p").name == "empty"
+    assert not parse_command("find vpn -p").private, "only before the question"
+    for typo in ("--privte vpn", "find --prviate vpn"):
+        command = parse_command(typo)
+        assert command.name == "help"
+        assert "Did you mean `--private`?" in (command.notice or ""), typo
+    assert parse_command("-x vpn").notice == "`-x` is not a Lepton option."

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from bot.simulated_slack.payloads import event
 from handlers.knowledge import replies
+from indexer.learning.answer_log import find_answer
 from models import QueryLog, create_db_engine
 from tests.postgres_server import PostgresServer
 from tests.slack_app import ADMIN, TEAM, RunningApp, blocks_text, running_app, settle, wait_for
@@ -138,7 +139,9 @@ def test_a_reaction_while_the_database_is_away_is_rated_once_on_slacks_retry(
     retry's acknowledgement looks late to it."""
     app = setup.app
     answer = ask(app, "UBOB0001", "tensorflow 2 migration")
-    shown = answer_rows(app, "CGENERAL", answer.ts)
+    shown = find_answer(app.services.home.sessions, "CGENERAL", answer.ts)
+    assert shown is not None
+    rated = shown.reaction_rates
     app.workspace.add_reaction("CGENERAL", answer.ts, "UCAROL01", "+1")
     payload = reaction("reaction_added", "UCAROL01", "+1", "CGENERAL", answer.ts)
     first = event(TEAM, payload)
@@ -150,9 +153,9 @@ def test_a_reaction_while_the_database_is_away_is_rated_once_on_slacks_retry(
     assert not ratings_of(app, "UCAROL01")
     for attempt in (1, 2):
         assert app.send(event(TEAM, payload, event_id=event_id, retry=attempt)).status == 200
-    wait_for(lambda: len(ratings_of(app, "UCAROL01")) == len(shown))
+    wait_for(lambda: len(ratings_of(app, "UCAROL01")) == len(rated))
     settle(app)
-    assert ratings_of(app, "UCAROL01") == dict.fromkeys(shown, 1)
+    assert ratings_of(app, "UCAROL01") == dict.fromkeys(rated, 1)
 
 
 def test_a_mention_while_the_database_is_away_is_answered_once_on_slacks_retry(

@@ -4,6 +4,7 @@ signed as Slack signs them, answered through a simulated Slack Web API."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 import urllib.error
@@ -412,16 +413,33 @@ def reaction(kind: str, user: str, name: str, channel: str, ts: str) -> dict[str
     }
 
 
-def test_reactions_rate_what_the_answer_showed_and_removing_undoes(app: RunningApp) -> None:
-    answer = ask(app, "UCAROL01", "tensorflow 2 migration")
+def quoted_ranks(message: Any) -> set[int]:
+    """The results the answer line quotes, as a reader sees them: "(2. <link>)" after a quote."""
+    line = next(
+        b["text"]["text"]
+        for b in message.blocks
+        if b["type"] == "section" and b["text"]["text"].startswith(">")
+    )
+    return {int(n) for n in re.findall(r"_— (\d+)\. ", line)}
+
+
+def test_a_reaction_rates_what_the_answer_line_quoted_and_removing_undoes(
+    app: RunningApp,
+) -> None:
+    answer = ask(app, "UCAROL01", "can new services use python 3.12")
     shown = answer_rows(app, "CGENERAL", answer.ts)
+    quoted = {shown[rank - 1] for rank in quoted_ranks(answer)}
+    assert quoted and len(quoted) < len(shown), "the answer line quotes the result that answers"
     app.workspace.add_reaction("CGENERAL", answer.ts, "UERIN001", "+1::skin-tone-3")
     added = event(
         TEAM, reaction("reaction_added", "UERIN001", "+1::skin-tone-3", "CGENERAL", answer.ts)
     )
     app.send(added)
-    wait_for(lambda: len(ratings_of(app, "UERIN001")) == len(shown))
-    assert set(ratings_of(app, "UERIN001").values()) == {1}
+    wait_for(lambda: bool(ratings_of(app, "UERIN001")))
+    settle(app)
+    assert ratings_of(app, "UERIN001") == dict.fromkeys(quoted, 1), (
+        "a reaction rates what the person read as the answer, not every source under it"
+    )
     app.send(
         event(
             TEAM,
@@ -622,8 +640,9 @@ def test_forget_me_confirms_then_deletes(app: RunningApp) -> None:
     assert "UCAROL01" in saved_fit_strings(app), "her taste is in the saved fit"
     responses = len(app.responses())
     app.command(actor("UCAROL01"), "forget-me")
-    wait_for(lambda: len(app.responses()) > responses)
-    confirm = app.responses()[-1]
+    # The rating's own "thanks" may still be on its way: the confirmation is the one with blocks.
+    wait_for(lambda: any("blocks" in r for r in app.responses()[responses:]))
+    confirm = next(r for r in app.responses()[responses:] if "blocks" in r)
     assert "Delete my data" in blocks_text(confirm["blocks"])
     assert ratings_of(app, "UCAROL01"), "nothing is deleted before the confirmation"
     app.send(

@@ -7,6 +7,8 @@ and submitting modals, switching person and moving the clock on.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.console.render import Button
 from bot.console.session import Session, response_json
 from bot.console.world import GENERAL, PEOPLE, TEAM
@@ -18,6 +20,7 @@ from bot.simulated_slack.payloads import (
     unique_id,
     view_submission,
 )
+from bot.simulated_slack.shapes import LocalSlackError
 from handlers.knowledge.saving import SAVE_SHORTCUT
 
 
@@ -182,8 +185,9 @@ class Controls:
         """Submit the open modal; the app's field errors keep it open, as in Slack."""
         session, modal = self.session, self.screen.modal
         assert modal is not None
+        values = {**modal.values, **self._picked_channels(modal.view.blocks, modal.values)}
         response = session.lepton.dispatch(
-            view_submission(session.actor(), modal.view.view, modal.values)
+            view_submission(session.actor(), modal.view.view, values)
         )
         body = response_json(response)
         if body.get("response_action") == "errors":
@@ -193,6 +197,22 @@ class Controls:
         session.workspace.pop_modal(session.user_id)
         self.screen.modal = None
         session.show()
+
+    def _picked_channels(
+        self, blocks: list[dict[str, Any]], values: dict[str, str]
+    ) -> dict[str, str]:
+        """A channel picker's `#name` as the channel id Slack would send ("" if none)."""
+        picked: dict[str, str] = {}
+        for block in blocks:
+            field = str(block.get("block_id"))
+            if (block.get("element") or {}).get("type") != "conversations_select":
+                continue
+            name = values.get(field, "").strip().removeprefix("#")
+            try:
+                picked[field] = self.session.workspace.channel(name).id if name else ""
+            except LocalSlackError:
+                picked[field] = ""
+        return picked
 
     def switch(self, name: str) -> None:
         """`as <name>`: type as someone else, and see what is new to them."""

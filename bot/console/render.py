@@ -13,6 +13,7 @@ WIDTH = 96
 LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
 BARE_LINK = re.compile(r"<(https?://[^|>]+)>")
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 BROADCAST = re.compile(r"<!(channel|here|everyone)>")
 
 
@@ -28,10 +29,12 @@ class Button:
 
 
 def mrkdwn(text: str, name_of: Callable[[str], str]) -> str:
-    """Slack's markup as a terminal shows it: links as `label (url)`, mentions as @name."""
+    """Slack's markup as a terminal shows it: links as `label (url)`, mentions as @name,
+    channels as #name."""
     text = LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     text = BARE_LINK.sub(lambda m: m.group(1), text)
     text = MENTION.sub(lambda m: "@" + name_of(m.group(1)), text)
+    text = CHANNEL.sub(lambda m: "#" + (m.group(2) or name_of(m.group(1))), text)
     text = BROADCAST.sub(lambda m: "@" + m.group(1), text)
     return html.unescape(text).replace("\u200d", "")
 

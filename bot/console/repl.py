@@ -27,13 +27,14 @@ from bot.settings import Settings
 
 PROMPT = "you> "
 HELP = """Try:  /lepton find tensorflow 2.0   @lepton how do I deploy to k8s?   dm <question>
+      /lepton find -p <question> (only you see it; press Share to channel to post it)
       :+1: or :-1: (react to the last answer; -:+1: takes it back)   press 1 (or just 1)
       say <message>, then save (Save to Lepton)   /lepton add   home   as bob   help   quit
       /lepton survey start pulse (alice is an admin), answer with press N as each person,
       /lepton survey close pulse: the digest goes to #people-leads
       /lepton train assign @bob kubernetes-101 10d, as bob, wait (the clock moves on to the
       next nudge: press Done or Snooze), /lepton train, /lepton train suggest
-In a modal: <field>: <value> (e.g. title: VPN setup), submit, cancel.
+In a modal: <field>: <value> (e.g. title: VPN setup, or channel: general), submit, cancel.
 The scheduler runs after every line; survey invitations go out at once."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from bot.console.render import Renderer
 from bot.console.world import GENERAL, LEADS, PEOPLE, user_id
 from bot.simulated_slack.server import LocalSlack, View
+from bot.simulated_slack.shapes import LocalSlackError
 from bot.simulated_slack.workspace import Workspace
 
 
@@ -90,8 +91,14 @@ class Screen:
         return latest
 
     def name_of(self, user: str) -> str:
+        """A person's name, or a channel's (for `<#C…>`); the id when neither is known."""
         if user == self.workspace.bot_user_id:
             return "lepton"
+        if user.startswith(("C", "G")):
+            try:
+                return self.workspace.channel(user).name or user
+            except LocalSlackError:
+                return user
         return next((n for n, (u, _, _) in PEOPLE.items() if u == user), user)
 
     def _snapshot(self, person: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ with a clock of its own so `wait` can move on to the next nudge."""
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.simulated_slack.payloads import SlackRequest
 from bot.simulated_slack.server import LocalSlack
+from bot.simulated_slack.shapes import EPOCH
 from bot.simulated_slack.workspace import Workspace
 from models.base import utcnow
 from people.training.catalog import import_catalog
@@ -94,8 +96,11 @@ class LocalLepton:
 
 
 def _workspace(slack: LocalSlack) -> Workspace:
-    """Alice, Bob and Carol in #general; only Alice (the admin) in #people-leads."""
+    """Alice, Bob and Carol in #general; only Alice (the admin) in #people-leads. Messages get
+    today's timestamps, as in Slack, so a console started again on the same data never gives a
+    new message the ts of an answer recorded in an earlier session."""
     workspace = Workspace(slack, team_id=TEAM)
+    workspace.state.clock = (int(time.time()) - EPOCH) * 1_000_000
     for name, (person, real_name, tz) in PEOPLE.items():
         workspace.add_user(person, name, real_name, tz=tz)
     members = [person for person, _, _ in PEOPLE.values()]

@@ -159,10 +159,15 @@ def message_shortcut(
 
 
 def view_submission(actor: Actor, view: dict[str, Any], values: dict[str, str]) -> SlackRequest:
-    """Submitting a modal whose plain-text inputs (action id `value`) hold `values`."""
+    """Submitting a modal whose inputs hold `values` (by block id): a plain-text input its text,
+    a conversations select the id of the conversation picked ("" for none)."""
+    elements = {
+        block.get("block_id"): block.get("element") or {}
+        for block in view.get("blocks", [])
+        if block.get("type") == "input"
+    }
     state = {
-        block_id: {"value": {"type": "plain_text_input", "value": text}}
-        for block_id, text in values.items()
+        block_id: _entered(elements.get(block_id, {}), text) for block_id, text in values.items()
     }
     submitted = {**view, "state": {"values": state}}
     return interaction(
@@ -175,3 +180,11 @@ def view_submission(actor: Actor, view: dict[str, Any], values: dict[str, str]) 
             "view": submitted,
         }
     )
+
+
+def _entered(element: dict[str, Any], text: str) -> dict[str, Any]:
+    """One input's state as Slack sends it, under the element's action id."""
+    action_id = element.get("action_id") or "value"
+    if element.get("type") == "conversations_select":
+        return {action_id: {"type": "conversations_select", "selected_conversation": text or None}}
+    return {action_id: {"type": "plain_text_input", "value": text}}

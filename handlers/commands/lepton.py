@@ -16,6 +16,7 @@ from handlers.commands.parser import Command, parse_command, parse_survey, parse
 from handlers.knowledge import replies
 from handlers.knowledge.answering import AnswerRequest, Where, answer, visible_channels
 from handlers.knowledge.modals import add_modal
+from handlers.knowledge.sharing import answer_privately
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import scoped
 from handlers.plumbing.membership import is_public
@@ -129,6 +130,10 @@ class _Invocation:
 
 
 def _find(call: _Invocation) -> None:
+    if call.parsed.private and not call.here.is_dm:  # a DM with Lepton is private already
+        request = AnswerRequest(call.asked, call.parsed.argument, call.here)
+        answer_privately(call.services, call.client, request, call.respond, call.respond)
+        return
     header = f"<@{call.user_id}> asked with `{COMMAND}`"
     request = AnswerRequest(
         call.asked, call.parsed.argument, call.here, header=header, dm_fallback=True

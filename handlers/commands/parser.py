@@ -10,6 +10,8 @@ MAX_QUERY_CHARS = 300
 SUBCOMMANDS = ("find", "add", "help", "stats", "gaps", "who", "forget-me", "survey", "train")
 ADMIN_ONLY = frozenset({"stats", "gaps"})
 HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
+PRIVATE_FLAGS = ("--private", "-p")
+"""Before a question: answer only the asker (an ephemeral they can share to the channel)."""
 CLOSE_ENOUGH = 0.75
 
 
@@ -21,6 +23,8 @@ class Command:
     name: str
     argument: str = ""
     notice: str | None = None
+    private: bool = False
+    """`find --private` (or `-p`): only the asker sees the answer, until they share it."""
 
     @property
     def admin_only(self) -> bool:
@@ -28,8 +32,9 @@ class Command:
 
 
 def parse_command(text: str) -> Command:
-    """`find <q>` and bare `<q>` search; a lone word that looks like a mistyped subcommand gets
-    help rather than a search for the typo."""
+    """`find <q>` and bare `<q>` search (`--private` or `-p` first: only the asker sees the
+    answer); a lone word that looks like a mistyped subcommand gets help rather than a search
+    for the typo."""
     words = " ".join(text.split())
     if not words:
         return Command("help")
@@ -37,6 +42,8 @@ def parse_command(text: str) -> Command:
     name = head.lower()
     if name in HELP_WORDS:
         return Command("help")
+    if name in PRIVATE_FLAGS:
+        return _with_argument("find", words)
     if name in SUBCOMMANDS:
         return _with_argument(name, rest)
     if not rest and (near := difflib.get_close_matches(name, SUBCOMMANDS, 1, CLOSE_ENOUGH)):
@@ -49,8 +56,19 @@ def parse_command(text: str) -> Command:
             notice=f"`{head}` is not a Lepton command. Did you mean `/lepton {meant} {rest}`?",
         )
     if name.startswith("-"):
-        return Command("help", notice=f"`{head}` is not a Lepton option.")
+        return Command("help", notice=_not_an_option(head))
     return _with_argument("find", words)
+
+
+def _near_flag(word: str) -> str | None:
+    """The option `word` is a slip of the fingers for (`--privte`), if any."""
+    near = difflib.get_close_matches(word.lower(), PRIVATE_FLAGS[:1], 1, CLOSE_ENOUGH)
+    return near[0] if near else None
+
+
+def _not_an_option(word: str) -> str:
+    near = _near_flag(word)
+    return f"`{word}` is not a Lepton option." + (f" Did you mean `{near}`?" if near else "")
 
 
 def _swapped(word: str) -> str | None:
@@ -71,17 +89,22 @@ def _swapped(word: str) -> str | None:
 def _with_argument(name: str, argument: str) -> Command:
     if name != "find":
         return Command(name, argument.strip())
-    query = argument.strip()
+    query, private = argument.strip(), False
+    while (flag := query.partition(" ")[0]).lower() in PRIVATE_FLAGS:
+        query, private = query[len(flag) :].strip(), True
+    if flag.startswith("--") and _near_flag(flag):
+        return Command("help", notice=_not_an_option(flag))
     if not query:
-        return Command("empty")
+        return Command("empty", private=private)
     if len(query) > MAX_QUERY_CHARS:
         cut = query[:MAX_QUERY_CHARS].rsplit(" ", 1)[0] or query[:MAX_QUERY_CHARS]
         return Command(
             "find",
             cut,
             notice=f"Your question was long, so I searched for its first {len(cut)} characters.",
+            private=private,
         )
-    return Command("find", query)
+    return Command("find", query, private=private)
 
 
 SURVEY_ACTIONS = ("list", "show", "start", "close", "digest", "optout", "optin")

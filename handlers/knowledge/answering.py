@@ -1,5 +1,7 @@
 """One question -> one posted, recorded answer, shared by the slash command, mentions, DMs and
-"More results", so every surface ranks, logs, posts and records the same way.
+"More results", so every surface ranks, logs, posts and records the same way (private answers
+and shared ones, in `sharing`, are rendered and recorded by the same `answer_message` and
+`record_posted`).
 
 Someone is waiting, so Slack's failures are retried at once (`post_now`), and the answer carries
 a key in its metadata so that a 500 or a timeout after Slack did post it never posts it twice.
@@ -11,17 +13,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.knowledge import replies
+from handlers.knowledge.answer_refs import share_button
 from handlers.knowledge.blocks import answer_blocks, fallback_text
 from handlers.plumbing.blocks import Block
 from handlers.plumbing.sending import post_now, slack_outcomes
 from handlers.plumbing.services import Services
+from indexer.answers.compose import Composed
 from indexer.insights.questions import Asked
 from indexer.learning.answer_log import PostedAnswer, record_answer
 from indexer.search.ranker import Ranking
@@ -140,11 +144,10 @@ def post_answer(services: Services, client: WebClient, request: AnswerRequest) -
 def _post(
     services: Services, client: WebClient, request: AnswerRequest, ranking: Ranking
 ) -> Posted:
-    blocks: list[Block] = []
-    if request.header:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": request.header}]})
-    blocks.extend(answer_blocks(ranking, request.query, request.offset))
     where = request.where
+    shareable = where.is_dm and bool(ranking.results)  # to a channel, through `sharing`
+    composed = compose(services, request, ranking)
+    blocks = answer_message(request, ranking, composed, [share_button()] if shareable else [])
     try:
         posted = post_now(
             client,
@@ -156,20 +159,52 @@ def _post(
             unfurl=False,
         )
     except (GiveUp, RetryLater) as failure:
-        raise _not_answered(failure) from failure
-    record_answer(
+        raise not_answered(failure) from failure
+    record_posted(services, posted.channel_id, posted.ts, request, ranking, composed)
+    return Posted(where, posted.ts, ranking)
+
+
+def compose(services: Services, request: AnswerRequest, ranking: Ranking) -> Composed:
+    """The answer line and each result's passage; *More results* pages quote nothing, since
+    the answer was quoted on the first."""
+    return services.answers.compose(ranking, quote=request.offset == 0)
+
+
+def answer_message(
+    request: AnswerRequest, ranking: Ranking, composed: Composed, extra: Sequence[Block] = ()
+) -> list[Block]:
+    """The answer's blocks: the request's header line, then the answer line, the results and
+    follow-ups."""
+    blocks: list[Block] = []
+    if request.header:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": request.header}]})
+    blocks.extend(answer_blocks(ranking, request.query, request.offset, extra, composed))
+    return blocks
+
+
+def record_posted(
+    services: Services,
+    channel_id: str,
+    ref: str,
+    request: AnswerRequest,
+    ranking: Ranking,
+    composed: Composed,
+) -> int:
+    """Record what the answer showed and what it quoted, under its message ts (or a private
+    answer's key)."""
+    return record_answer(
         services.sessions,
         PostedAnswer(
-            channel_id=posted.channel_id,
-            message_ts=posted.ts,
+            channel_id=channel_id,
+            message_ts=ref,
             query_id=request.query_id,
-            thread_ts=where.thread_ts,
+            thread_ts=request.where.thread_ts,
             asker_user_id=request.asked.user_id,
         ),
         ranking,
         request.offset,
+        quoted=composed.quoted_ids,
     )
-    return Posted(where, posted.ts, ranking)
 
 
 def tell_asker(client: WebClient, where: Where, user_id: str | None, notice: str) -> None:
@@ -198,11 +233,11 @@ def open_dm(client: WebClient, user_id: str) -> Where:
         with slack_outcomes():
             response = client.conversations_open(users=user_id)
     except (GiveUp, RetryLater) as failure:
-        raise _not_answered(failure) from failure
+        raise not_answered(failure) from failure
     return Where(str(response["channel"]["id"]))
 
 
-def _not_answered(failure: GiveUp | RetryLater) -> NotAnswered:
+def not_answered(failure: GiveUp | RetryLater) -> NotAnswered:
     reason = failure.reason
     if reason in CANNOT_POST_HERE:
         return CannotPost(reason, replies.CANNOT_ANSWER_HERE)

@@ -1,8 +1,13 @@
-"""Block Kit for answers: a one-line verdict, then each result as one section (its title,
-source and a confidence cue that never contradicts the order, then a passage rendered from its
-Markdown) and one row of rating buttons, then the follow-ups. All text is escaped."""
+"""Block Kit for answers: a one-line verdict, the answer line (the sentences of the results that
+answer the question, quoted, each linked to where it comes from), then each result as one
+section (its title, source and a confidence cue that never contradicts the order, then the
+passage around its best-matching sentence, rendered from its Markdown) and one row of rating
+buttons, then the follow-ups. All text is escaped."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
 
 from handlers.knowledge.mrkdwn import unit_mrkdwn
 from handlers.plumbing.blocks import (
@@ -12,9 +17,11 @@ from handlers.plumbing.blocks import (
     destination,
     escape,
     link,
+    section,
     shown_source,
 )
-from indexer.answers.passages import units
+from indexer.answers.compose import NOTHING, Composed, Passage, Quote
+from indexer.answers.passages import Unit, units
 from indexer.search.ranker import RankedSnippet, Ranking
 
 PASSAGE_CHARS = 420
@@ -48,12 +55,18 @@ def confidence_cues(results: list[RankedSnippet]) -> list[str]:
     return cues
 
 
-def passage(result: RankedSnippet, budget: int = PASSAGE_CHARS) -> str:
+def passage(
+    result: RankedSnippet, chosen: Passage | None = None, budget: int = PASSAGE_CHARS
+) -> str:
     """The snippet as Slack shows it, in whole units (a code block, a list item, a table row,
-    a reply) while they fit: a thread shows its replies with who wrote them, not the question
-    again, and the heading already in the result's title is not repeated."""
-    found = units(result.text, thread=result.source_type == THREAD)
-    shown = [u for u in found if not u.asked and u.kind != "heading"] or found
+    a reply) while they fit, from the unit holding its best sentence when `chosen` says which:
+    a thread shows its replies with who wrote them, not the question again, and the heading
+    already in the result's title is not repeated."""
+    if chosen is not None and chosen.units:
+        shown: list[Unit] = list(chosen.units)
+    else:
+        found = units(result.text, thread=result.source_type == THREAD)
+        shown = [u for u in found if not u.asked and u.kind != "heading"] or found
     parts: list[str] = []
     used = 0
     for unit in shown:
@@ -64,6 +77,8 @@ def passage(result: RankedSnippet, budget: int = PASSAGE_CHARS) -> str:
             text = _clip_unit(text, budget)
         parts.append(text)
         used += len(text)
+    if chosen is not None and chosen.starts_later:
+        parts.insert(0, "…")
     return "\n".join(parts)
 
 
@@ -75,7 +90,9 @@ def _clip_unit(text: str, budget: int) -> str:
     return kept.rstrip() + ("…" if not kept.endswith("```") else "")
 
 
-def result_blocks(rank: int, result: RankedSnippet, cue: str | None = None) -> list[Block]:
+def result_blocks(
+    rank: int, result: RankedSnippet, cue: str | None = None, chosen: Passage | None = None
+) -> list[Block]:
     heading = link(result.url, result.title)
     if result.section:
         heading += f" {SECTION_MARK} {escape(result.section)}"
@@ -86,7 +103,7 @@ def result_blocks(rank: int, result: RankedSnippet, cue: str | None = None) -> l
         details.append(f"on {host}")
     else:
         details.append(f"source: {escape(shown_source(result.source))}")
-    body = f"*{rank}.* {heading}  _{' · '.join(details)}_\n{passage(result)}"
+    body = f"*{rank}.* {heading}  _{' · '.join(details)}_\n{passage(result, chosen)}"
     value = str(result.snippet_id)
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:SECTION_LIMIT]}},
@@ -101,8 +118,44 @@ def result_blocks(rank: int, result: RankedSnippet, cue: str | None = None) -> l
     ]
 
 
-def answer_blocks(ranking: Ranking, query: str, offset: int = 0) -> list[Block]:
-    """The whole answer: a one-line verdict, each result with rating buttons, then follow-ups."""
+def answer_line(composed: Composed, results: list[RankedSnippet]) -> str | None:
+    """The quoted sentences, those of one source (one person, in a thread) together, each group
+    followed by the number and link of the result it comes from; None when nothing answers the
+    question well enough to quote."""
+    if not composed.quotes:
+        return None
+    by_id = {r.snippet_id: (n, r) for n, r in enumerate(results, start=1)}
+    groups: list[list[Quote]] = []
+    for quote in composed.quotes:
+        last = groups[-1][-1] if groups else None
+        if last and (last.snippet_id, last.author) == (quote.snippet_id, quote.author):
+            groups[-1].append(quote)
+        else:
+            groups.append([quote])
+    lines = []
+    for group in groups:
+        said = escape(group[0].text)
+        for before, quote in pairwise(group):
+            said += (" " if quote.position == before.position + 1 else " … ") + escape(quote.text)
+        rank, result = by_id[group[0].snippet_id]
+        if group[0].author:
+            where = f"{escape(group[0].author)} in {link(result.url, result.section or 'Slack')}"
+        else:
+            where = link(result.url, result.title)
+        lines.append(f">{said}  _— {rank}. {where}_")
+    return "\n".join(lines)
+
+
+def answer_blocks(
+    ranking: Ranking,
+    query: str,
+    offset: int = 0,
+    extra: Sequence[Block] = (),
+    composed: Composed | None = None,
+) -> list[Block]:
+    """The whole answer: a one-line verdict, the answer line when `composed` quotes one, each
+    result with rating buttons, then follow-ups (`extra` buttons, such as *Share to channel*,
+    join them)."""
     if not ranking.results:
         verdict = f"I found nothing for _{escape(query)}_. Try other words, or `/lepton help`."
     elif ranking.listing:
@@ -118,14 +171,18 @@ def answer_blocks(ranking: Ranking, query: str, offset: int = 0) -> list[Block]:
             "in case they help:"
         )
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": verdict}}]
+    composed = composed or NOTHING
+    if quoted := answer_line(composed, ranking.results):
+        blocks.append(section(quoted))
     cues = confidence_cues(ranking.results)
     for rank, (result, cue) in enumerate(zip(ranking.results, cues, strict=True), offset + 1):
-        blocks.extend(result_blocks(rank, result, cue))
+        blocks.extend(result_blocks(rank, result, cue, composed.passages.get(result.snippet_id)))
     follow_ups = []
     if ranking.has_more:
         follow_ups.append(button("More results", MORE_RESULTS, str(offset + len(ranking.results))))
     if ranking.results and not ranking.listing:
         follow_ups.append(button("Why these?", WHY_THESE, "why"))
+    follow_ups.extend(extra)
     if follow_ups:
         blocks.append({"type": "actions", "block_id": "follow_ups", "elements": follow_ups})
     return blocks

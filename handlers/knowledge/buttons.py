@@ -1,5 +1,6 @@
 """Buttons on answers (Helpful / Not helpful, More results, Why these?) and the forget-me
-confirmation."""
+confirmation. They work the same on a private answer, found by the key its buttons carry
+(`answer_refs`); *Share to channel* is in `sharing`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from slack_bolt import App
 
 from handlers.knowledge import replies
+from handlers.knowledge.answer_refs import answer_ref, is_private_key
 from handlers.knowledge.answering import (
     AnswerRequest,
     NotAnswered,
@@ -18,7 +20,7 @@ from handlers.knowledge.answering import (
     visible_channels,
 )
 from handlers.knowledge.blocks import MORE_RESULTS, RATE_DOWN, RATE_UP, WHY_THESE, why_text
-from handlers.plumbing import payload_checks
+from handlers.knowledge.sharing import post_private
 from handlers.plumbing.listeners import Press, on_actions
 from handlers.plumbing.services import Services, Wiring
 from indexer.insights.questions import Asked
@@ -67,15 +69,20 @@ def _more(services: Services, press: Press) -> None:
     if shown is None or not shown.query or offset is None or offset > MAX_OFFSET:
         press.answer(replies.GONE)
         return
-    channel, message_ts = _message_of(press.body)
+    channel, ref = answer_ref(press.body)
     asked = Asked(surface="more", user_id=press.user, team_id=press.team, channel_id=channel)
-    where = Where(channel, None if channel.startswith("D") else shown.thread_ts or message_ts)
+    private = is_private_key(ref)
+    thread = None if channel.startswith("D") else shown.thread_ts or (None if private else ref)
+    where = Where(channel, thread)
     request = AnswerRequest(asked, shown.query, where, offset=offset, query_id=shown.query_id)
     # One page per answer: a double click, or one click delivered to two web processes,
-    # would otherwise post the same page twice. A failed post gives the page back.
+    # would otherwise post the same page twice. A failed post gives the page back. The next
+    # page of a private answer is private too.
     try:
-        with services.once.run(f"more:{channel}:{message_ts}:{offset}") as first:
-            if first:
+        with services.once.run(f"more:{channel}:{ref}:{offset}") as first:
+            if first and private:
+                post_private(services, press.client, request, press.respond)
+            elif first:
                 post_answer(services, press.client, request)
     except NotAnswered as failed:
         press.answer(failed.notice)
@@ -86,7 +93,7 @@ def _why(services: Services, press: Press) -> None:
     if shown is None or not shown.query:
         press.answer(replies.GONE)
         return
-    channel, _ = _message_of(press.body)
+    channel, _ = answer_ref(press.body)
     asked = Asked(
         surface="why", user_id=shown.asker_user_id, team_id=press.team, channel_id=channel
     )
@@ -117,17 +124,6 @@ def _number(value: Any) -> int | None:
     return int(value) if isinstance(value, str) and NUMBER.match(value) else None
 
 
-def _message_of(body: dict[str, Any]) -> tuple[str, str]:
-    """The pressed message's channel and ts; "" for either when the payload has no valid one."""
-    channel = payload_checks.channel_id(
-        payload_checks.part(body, "container", "channel_id")
-    ) or payload_checks.channel_id(payload_checks.part(body, "channel", "id"))
-    message_ts = payload_checks.message_ts(
-        payload_checks.part(body, "container", "message_ts")
-    ) or payload_checks.message_ts(payload_checks.part(body, "message", "ts"))
-    return channel or "", message_ts or ""
-
-
 def _shown(services: Services, body: dict[str, Any]) -> ShownAnswer | None:
-    channel, message_ts = _message_of(body)
-    return find_answer(services.sessions, channel, message_ts) if channel and message_ts else None
+    channel, ref = answer_ref(body)
+    return find_answer(services.sessions, channel, ref) if channel and ref else None

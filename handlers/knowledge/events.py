@@ -19,6 +19,7 @@ from handlers.commands.parser import HELP_WORDS, parse_command
 from handlers.home import publish_home
 from handlers.knowledge import replies
 from handlers.knowledge.answering import AnswerRequest, Where, answer, tell_asker
+from handlers.knowledge.sharing import answer_privately
 from handlers.plumbing import payload_checks
 from handlers.plumbing.listeners import scoped
 from handlers.plumbing.services import Services, Wiring
@@ -159,7 +160,11 @@ def _answer(
     if parsed.notice:
         _say(client, where, parsed.notice)
     request = AnswerRequest(asked, parsed.argument, where)
-    answer(services, client, request, partial(tell_asker, client, where, asked.user_id))
+    tell = partial(tell_asker, client, where, asked.user_id)
+    if parsed.private and not where.is_dm:  # `@lepton -p ...`: in the thread, for them alone
+        answer_privately(services, client, request, tell)
+        return
+    answer(services, client, request, tell)
 
 
 def _say(client: WebClient, where: Where, text: str) -> None:
@@ -178,7 +183,8 @@ def _reaction(
     added: bool,
     client: WebClient | None = None,
 ) -> None:
-    """A mapped reaction rates every snippet the answer showed; removing it undoes that,
+    """A mapped reaction rates what the answer line quoted (else every snippet the answer
+    showed); removing it undoes that,
     unless the person still has another mapped reaction on the same answer."""
     item = event.get("item") or {}
     user = event.get("user")
@@ -196,9 +202,9 @@ def _reaction(
         if remaining is not None:
             value, added = remaining, True
     if added:
-        services.feedback.rate(str(user), shown.snippet_ids, value, origin, shown.answer_id)
+        services.feedback.rate(str(user), shown.reaction_rates, value, origin, shown.answer_id)
     else:
-        services.feedback.unrate(str(user), shown.snippet_ids, origin)
+        services.feedback.unrate(str(user), shown.reaction_rates, origin)
 
 
 def _remaining_value(

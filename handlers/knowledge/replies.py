@@ -14,7 +14,9 @@ from people.privacy import describe
 
 HELP = """*Lepton* answers "how do we do X here?" from your team's knowledge.
 • `/lepton find <question>` (or just `/lepton <question>`): search; react :+1: or :-1: to teach me
+• `/lepton find --private <question>` (or `-p`): an answer only you see, until you share it
 • `@lepton <question>` in a channel answers in the thread; a DM to me answers in the DM
+• *Share to channel* on an answer only you see (or in our DM) posts it for everyone there
 • `/lepton add`: write a snippet; the *Save to Lepton* message shortcut saves a message
 • `/lepton who <topic>`: people who know about a topic
 • `/lepton train`: your training (`train suggest`, `train join <module>`, `train done <module>`)
@@ -40,6 +42,25 @@ CANNOT_ANSWER_HERE = (
     "I can't post in this conversation, so I couldn't answer here. Ask me in our DM instead."
 )
 GONE = "That answer is no longer available. Ask again with `/lepton find`."
+PRIVATE_HINT = "Only you can see this answer. *Share to channel* posts it here for everyone."
+SHARE_GONE = (
+    "I can't find that answer any more, so nothing was shared. Ask again, then share the new "
+    "answer."
+)
+NOT_YOURS_TO_SHARE = "Only the person who asked can share this answer."
+CANNOT_SHARE_HERE = (
+    "I'm not a member of this channel, so I can't post the answer here. Invite me with "
+    "`/invite @lepton`, then press *Share to channel* again."
+)
+NO_SHARE_FORM = "Slack would not open the form (`{error}`); please press *Share to channel* again."
+SHARE_FORM_GARBLED = "This form arrived garbled, so nothing was shared; close it and try again."
+PICK_A_CHANNEL = "Pick the channel to share the answer in."
+NOT_IN_CHANNEL = (
+    "I'm not in {channel}, so I can't post there. Invite me with /invite @lepton in that "
+    "channel, or pick another one."
+)
+ARCHIVED = "{channel} is archived; pick another channel."
+SLACK_AWAY_FORM = "Slack isn't answering right now, so nothing was shared; try again in a minute."
 NOT_YOURS = "Only the person who asked can confirm this."
 KEPT = "OK, nothing was deleted."
 WHO_NEEDS_TOPIC = "Which topic? Try `/lepton who kubernetes`."
@@ -73,6 +94,39 @@ def saved_by_someone(user_id: str) -> str:
 
 def saved(title: str, url: str | None) -> str:
     return f"Saved to Lepton: {link(url, title)}. People can now find it with `/lepton find`."
+
+
+def shared_by(user_id: str) -> str:
+    return f"Shared by {mention(user_id)} from a question they asked Lepton"
+
+
+def shared_in(channel_id: str, left_out: int) -> str:
+    """To the sharer: where the answer went, and what people there could not be shown."""
+    done = f"I shared the answer in <#{channel_id}>."
+    if not left_out:
+        return done
+    results = "result" if left_out == 1 else "results"
+    return f"{done} I left out {left_out} {results} that not everyone there may see."
+
+
+def already_shared(channel_id: str) -> str:
+    return f"You already shared this answer in <#{channel_id}>."
+
+
+def not_shared(channel_id: str, why: str) -> str:
+    return f"I couldn't share the answer in <#{channel_id}>. {why}"
+
+
+def nothing_visible(channel: str) -> str:
+    return (
+        f"Everything in this answer comes from private channels that not everyone in {channel} "
+        "is in, so none of it can be shown there."
+    )
+
+
+def cannot_check(reason: str) -> str:
+    why = f"`{reason}`" if SLACK_ERROR_CODE.match(reason) else "an unexpected reply"
+    return f"Slack wouldn't tell me about that channel ({why}); pick another one."
 
 
 def answer_refused(reason: str) -> str:

@@ -100,9 +100,11 @@ def post_now(
     thread_ts: str | None = None,
     unfurl: bool | None = None,
     pauses: Sequence[float] = WAITING_PAUSES,
+    look_first: bool = False,
 ) -> Delivered:
     """`post_once` for a message someone is waiting for: Slack being down or busy is retried
-    in place, and after a 500 or a timeout the message is looked for before it is posted again.
+    in place, and after a 500 or a timeout the message is looked for before it is posted again
+    (`look_first`: before the first attempt too, for a key an earlier request may have posted).
     Raises GiveUp, or the last RetryLater when Slack still fails (or refuses for another
     reason, which waiting will not change)."""
     attempt = partial(
@@ -115,7 +117,7 @@ def post_now(
         thread_ts=thread_ts,
         unfurl=unfurl,
     )
-    uncertain = False
+    uncertain = look_first
     for pause in pauses:
         try:
             return attempt(uncertain)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from handlers.plumbing.directory import SlackDirectory
     from handlers.plumbing.membership import Membership
     from handlers.plumbing.once import Once
+    from indexer.answers.compose import AnswerComposer
     from indexer.embedding import Embedder
     from indexer.ingest.pipeline import Ingestor
     from indexer.insights.questions import Questions
@@ -71,6 +72,8 @@ class Services(Protocol):
     def feedback(self) -> Feedback: ...
     @property
     def ranker(self) -> Ranker: ...
+    @property
+    def answers(self) -> AnswerComposer: ...
     @property
     def questions(self) -> Questions: ...
     @property

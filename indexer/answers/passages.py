@@ -16,6 +16,10 @@ from markdown_it.token import Token
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`*\[])")
 POST = re.compile(r"^(?P<author>[^:\n]{1,80}): (?P<text>.+)$")
+NAME = re.compile(r"[\w.'-]+(?: [\w.'-]+){0,3}")
+"""A display name: up to four words, no code or punctuation beyond . ' and -."""
+CODE_SPAN = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+"""A code block inside a Slack post: shown, never quoted as a sentence."""
 MIN_SENTENCE_CHARS = 12
 FAQ_QUESTION = re.compile(r"^Q:\s")
 """An FAQ entry's question line: what was asked, never quoted as the answer."""
@@ -74,11 +78,26 @@ def sentences(plain: str) -> tuple[str, ...]:
 
 
 def _posts(text: str) -> list[Unit]:
+    """One unit per post. A post runs over several lines when its message does (a code block,
+    a second paragraph): a line starts a new post only outside a code block and when it opens
+    with a name ("Maria Santos: ...")."""
+    posts: list[tuple[str | None, list[str]]] = []
+    for line in (line.strip() for line in text.splitlines()):
+        if not line:
+            continue
+        post = POST.match(line)
+        in_code = bool(posts) and "\n".join(posts[-1][1]).count("```") % 2 == 1
+        if post and not in_code and NAME.fullmatch(post["author"]):
+            posts.append((post["author"], [post["text"]]))
+        elif posts:
+            posts[-1][1].append(line)
+        else:
+            posts.append((None, [line]))
     found = []
-    for n, line in enumerate(line for line in text.splitlines() if line.strip()):
-        post = POST.match(line.strip())
-        author, said = (post["author"], post["text"]) if post else (None, line.strip())
-        found.append(Unit("post", said, sentences(said), author=author, asked=n == 0))
+    for n, (author, lines) in enumerate(posts):
+        said = "\n".join(lines)
+        prose = tuple(s for part in CODE_SPAN.split(said) if part for s in sentences(part))
+        found.append(Unit("post", said, prose, author=author, asked=n == 0))
     return found
 
 

@@ -19,17 +19,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 from tqdm import tqdm
 
-from indexer.embedding import stored_embedding
+from indexer.answers import sentences
+from indexer.embedding import Embedder, stored_embedding
 from indexer.ingest.chunking import Chunk, chunk_document
 from indexer.ingest.documents import LoadResult, Skipped, SourceDocument
 from indexer.ingest.tagging import Derived, derive
 from indexer.search.index_store import KnowledgeIndex, bump_version
-from models import Document, DocumentAnswerer, Snippet
+from models import Document, DocumentAnswerer, Snippet, SnippetSentences
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 BATCH_CHUNKS = 256
 SOURCE_LOOKUP_BATCH = 500
+SENTENCE_FILL_BATCH = 256
 
 
 @dataclass
@@ -117,6 +119,7 @@ class Ingestor:
         produced = {d.source for d in documents}
         stale = self._stale_sources(produced, loaded, prune_prefixes)
         self._remove(stale, summary)
+        self._fill_sentences()
         self.knowledge.save()
         summary.snippets_unchanged += self._count_unchanged_snippets(existing, written, stale)
         return summary
@@ -193,7 +196,12 @@ class Ingestor:
                     summary.documents_added += 1
             session.flush()
             texts = [chunk.embedding_text for _, chunk in to_embed]
-            vectors = self.embedder.encode(texts)
+            vectors = encode_with_sentences(
+                session,
+                self.embedder,
+                texts,
+                [(s.id, s.title, s.section, s.text, s.document.source_type) for s, _ in to_embed],
+            )
             for (snippet, _), vector in zip(to_embed, vectors, strict=True):
                 session.add(stored_embedding(snippet.id, vector, self.embedder))
             version = bump_version(session, self.embedder.name)
@@ -335,6 +343,28 @@ class Ingestor:
             summary.documents_removed += len(part)
             summary.snippets_removed += len(snippet_ids)
 
+    def _fill_sentences(self) -> None:
+        """Sentence vectors for snippets stored before the answer line quoted them: made once,
+        without re-embedding the snippets."""
+        missing = (
+            select(Snippet.id, Snippet.title, Snippet.section, Snippet.text, Document.source_type)
+            .join(Document, Document.id == Snippet.document_id)
+            .outerjoin(SnippetSentences, SnippetSentences.snippet_id == Snippet.id)
+            .where(SnippetSentences.snippet_id.is_(None))
+            .order_by(Snippet.id)
+            .limit(SENTENCE_FILL_BATCH)
+        )
+        with self.sessions() as session, session.begin():
+            session.execute(
+                delete(SnippetSentences).where(SnippetSentences.model != self.embedder.name)
+            )
+        while True:
+            with self.sessions() as session, session.begin():
+                rows = [tuple(row) for row in session.execute(missing)]
+                if not rows:
+                    return
+                encode_with_sentences(session, self.embedder, [], rows)
+
     def _count_unchanged_snippets(
         self, existing: dict[str, str], written: set[str], stale: list[str]
     ) -> int:
@@ -349,6 +379,29 @@ class Ingestor:
                     ).all()
                 )
         return total
+
+
+def encode_with_sentences(
+    session: Session,
+    embedder: Embedder,
+    texts: list[str],
+    snippets: Sequence[tuple[int, str, str | None, str, str]],
+) -> np.ndarray:
+    """Vectors of `texts`, in one pass of the model with the quotable sentences of `snippets`
+    (id, title, section, text, source type), whose vectors are added to `session`."""
+    spots = [sentences.quotable(text, kind).spots for _, _, _, text, kind in snippets]
+    inputs = [
+        line
+        for (_, title, section, _, _), found in zip(snippets, spots, strict=True)
+        for line in sentences.sentence_inputs(title, section, found)
+    ]
+    encoded = embedder.encode(texts + inputs)
+    start = len(texts)
+    for (snippet_id, *_), found in zip(snippets, spots, strict=True):
+        part = encoded[start : start + len(found)]
+        session.add(sentences.to_row(snippet_id, part, embedder.name))
+        start += len(found)
+    return encoded[: len(texts)]
 
 
 def _set_answerers(row: Document, wanted: dict[str, int]) -> None:

@@ -3,6 +3,7 @@ maps back to ratings of exactly those snippets."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -31,10 +32,22 @@ class ShownAnswer:
     thread_ts: str | None
     snippet_ids: tuple[int, ...]
     offset: int
+    quoted_ids: tuple[int, ...] = ()
+    """The snippets its answer line quoted."""
+
+    @property
+    def reaction_rates(self) -> tuple[int, ...]:
+        """A reaction on the answer rates what its answer line quoted: that is what the person
+        read as the answer. Without an answer line, every snippet it showed."""
+        return self.quoted_ids or self.snippet_ids
 
 
 def record_answer(
-    sessions: sessionmaker[Session], posted: PostedAnswer, ranking: Ranking, offset: int = 0
+    sessions: sessionmaker[Session],
+    posted: PostedAnswer,
+    ranking: Ranking,
+    offset: int = 0,
+    quoted: Collection[int] = (),
 ) -> int:
     """Store the answer once; recording the same Slack message again returns the first id."""
     try:
@@ -50,7 +63,11 @@ def record_answer(
             session.flush()
             session.add_all(
                 AnswerSnippet(
-                    answer_id=answer.id, snippet_id=r.snippet_id, rank=offset + n, score=r.score
+                    answer_id=answer.id,
+                    snippet_id=r.snippet_id,
+                    rank=offset + n,
+                    score=r.score,
+                    quoted=r.snippet_id in quoted,
                 )
                 for n, r in enumerate(ranking.results, start=1)
             )
@@ -76,7 +93,7 @@ def find_answer(
             return None
         answer, query = row
         shown = session.execute(
-            select(AnswerSnippet.snippet_id, AnswerSnippet.rank)
+            select(AnswerSnippet.snippet_id, AnswerSnippet.rank, AnswerSnippet.quoted)
             .where(AnswerSnippet.answer_id == answer.id)
             .order_by(AnswerSnippet.rank)
         ).all()
@@ -86,6 +103,7 @@ def find_answer(
             query=query,
             asker_user_id=answer.asker_user_id,
             thread_ts=answer.thread_ts,
-            snippet_ids=tuple(s for s, _ in shown),
+            snippet_ids=tuple(s for s, _, _ in shown),
             offset=(shown[0][1] - 1) if shown else 0,
+            quoted_ids=tuple(s for s, _, quoted in shown if quoted),
         )

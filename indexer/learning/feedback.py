@@ -6,10 +6,11 @@ priors are fitted from the ratings table into an immutable snapshot; queries rea
 snapshot is current while a refresh builds the next one in the background, so learning never
 blocks an answer.
 
-A reaction on an answer rates every snippet the answer showed, so it says less about each of
-them than a button on one snippet does: it counts `REACTION_WEIGHT` of a vote, in the fit and in
-the asker's own results. How far one person can move anyone else's results is bounded in
-`indexer/learning/collaborative.py` and `indexer/search/hybrid.py` (`blend`).
+A reaction on an answer rates the snippets its answer line quoted (every snippet it showed when
+it quoted none), and judges the answer as a whole rather than one snippet the way a button does:
+it counts `REACTION_WEIGHT` of a vote, in the fit and in the asker's own results. How far one
+person can move anyone else's results is bounded in `indexer/learning/collaborative.py` and
+`indexer/search/hybrid.py` (`blend`).
 """
 
 from __future__ import annotations
