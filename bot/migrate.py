@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, MetaData
 
 import models
 from bot.slack_tables import slack_metadata
+from models.session import refresh_statistics
 from models.workspace import LOCAL_TEAM
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -60,6 +61,7 @@ def upgrade(
     with engine.connect() as conn, _foreign_keys_deferred(conn), conn.begin():
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+    refresh_statistics(engine)
     return before, current_revision(engine)
 
 

@@ -36,6 +36,7 @@ from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import Ranker
 from indexer.search.threads import one_thread_per_question
 from models.base import utcnow
+from models.session import refresh_statistics
 from models.workspace import Workspace, adopt_local_rows, workspace_sessions
 from people.outbox import RetryLater
 from people.surveys.answers import LOCAL_SECRET
@@ -143,9 +144,10 @@ class Services:
 
     def warm_up(self) -> None:
         """Load the model, the home index and the learned scores now, so the first question is
-        as fast as the rest, each question on one thread; and drop delivery claims too old
-        for Slack to retry."""
+        as fast as the rest, each question on one thread, with the database's planner
+        statistics fresh; and drop delivery claims too old for Slack to retry."""
         one_thread_per_question()
+        refresh_statistics(self.engine)
         for workspace in self.active_workspaces():
             workspace.ranker.rank("warm up", limit=1)
         forget_old_claims(self.all_sessions)

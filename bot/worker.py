@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.services import ScheduledWork, Services
 from handlers.plumbing.once import forget_old_claims
 from models.base import utcnow
+from models.session import refresh_statistics
 
 TICK_JOB = "lepton-tick"
 HOUSEKEEPING_JOB = "lepton-housekeeping"
@@ -62,6 +63,7 @@ def _log_work(team: str, work: ScheduledWork) -> None:
 
 def housekeeping(services: Services) -> None:
     forget_old_claims(services.all_sessions)
+    refresh_statistics(services.engine)
 
 
 def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
@@ -83,6 +85,6 @@ def build_scheduler(services: Services, *, blocking: bool) -> BaseScheduler:
         CronTrigger(hour=3, minute=17, timezone=UTC),
         args=[services],
         id=HOUSEKEEPING_JOB,
-        name="forget old event claims",
+        name="forget old event claims, refresh planner statistics",
     )
     return scheduler

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT = 30.0
 """Seconds a SQLite write waits for another process's write lock before failing."""
+ANALYSIS_ROWS = 1000
+"""Rows per index SQLite's ANALYZE samples: milliseconds even at a million ratings, and enough
+to tell a one-value column from a unique one."""
 CHECKPOINT_WAIT_MS = 500
 """How long a truncating checkpoint waits for readers and writers; busy, it is tried later
 rather than holding up everyone's writes while it waits."""
@@ -77,3 +80,17 @@ def forget_deleted(engine: Engine, table: str) -> bool:
         except OperationalError:
             return False
     return True
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Give SQLite's query planner statistics. Every workspace-scoped statement carries
+    `team_id = ?`, and without statistics the planner takes the `team_id` index (in a one-workspace
+    install, every row) over the unique (person, snippet) one: at 1M ratings, finding the asker's
+    votes among the candidates read them all, 46 ms of a 96 ms search. PostgreSQL's autovacuum
+    keeps its own statistics."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_ROWS}")
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
