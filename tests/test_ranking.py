@@ -145,6 +145,29 @@ def test_a_document_is_shown_by_the_section_that_answers_not_the_one_sharing_a_w
     assert top.section is not None and top.section.endswith(section), top.section
 
 
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("tensorflow 2.0", "This is the canonical guide for upgrading"),
+        ("expenses", "spend company money as if it were your own"),
+    ],
+)
+def test_a_question_that_names_a_document_is_answered_by_its_opening(
+    ranker: Ranker, question: str, opening: str
+) -> None:
+    """Every section of the TensorFlow guide repeats its title, so the shortest ("Getting help")
+    matched "tensorflow 2.0" best; the reader wants what the guide is about."""
+    (top, *_) = ranker.rank(question, limit=3).results
+    assert top.ordinal == 0 and opening in top.text, (top.section, top.text[:80])
+
+
+def test_a_real_question_about_a_named_document_still_gets_its_section(ranker: Ranker) -> None:
+    (top, *_) = ranker.rank("how do i run tf_upgrade_v2", limit=3).results
+    assert top.section is not None and top.section.startswith("Step 1"), top.section
+    (top, *_) = ranker.rank("tensorflow 2.0 pin the version?", limit=3).results
+    assert top.ordinal != 0, "a question mark makes it a question, not a name"
+
+
 def test_no_good_answer_is_honest_and_recorded_as_a_gap(
     stack: tuple[sessionmaker[Session], KnowledgeIndex], ranker: Ranker
 ) -> None:

@@ -18,6 +18,7 @@ from indexer.ingest.chunking import embedding_text
 from indexer.learning.feedback import Feedback
 from indexer.search.hybrid import BlendWeights, blend, normalise_lexical, phrase_overlap, retrieve
 from indexer.search.index_store import KnowledgeIndex
+from indexer.search.openings import TitleMatcher, names_a_document
 from indexer.search.query import ParsedQuery, parse_query
 from models import Document, Snippet
 from models.knowledge import PUBLIC
@@ -49,6 +50,8 @@ class RankedSnippet:
     more_in_document: int = 0
     source_type: str = ""
     """The loader it came from: "slack_thread" text is one "Name: message" line per post."""
+    ordinal: int = 0
+    """Its place in its document."""
 
     @property
     def link(self) -> str:
@@ -100,6 +103,7 @@ class _Row:
     topic: str | None
     source: str
     source_type: str
+    ordinal: int
 
 
 _ROWS = select(
@@ -115,6 +119,7 @@ _ROWS = select(
     Snippet.topic,
     Document.source,
     Document.source_type,
+    Snippet.ordinal,
 ).join(Document, Document.id == Snippet.document_id)
 
 
@@ -136,6 +141,7 @@ class Ranker:
         self.feedback = feedback
         self.weights = weights
         self.min_confidence = min_confidence
+        self.titles = TitleMatcher(knowledge.embedder)
 
     def rank(
         self,
@@ -197,6 +203,8 @@ class Ranker:
                 unmatched_phrases=unmatched,
             )
         page = ranked[offset : offset + limit]
+        if names_a_document(parsed.search_text):
+            page = [self._opening_if_named(r, vector, parsed, channels) for r in page]
         return Ranking(
             parsed,
             page,
@@ -238,6 +246,38 @@ class Ranker:
             confident=True,
             listing=True,
             has_more=len(ranked) > offset + limit,
+        )
+
+    def _opening_if_named(
+        self,
+        result: RankedSnippet,
+        vector: np.ndarray,
+        parsed: ParsedQuery,
+        channels: frozenset[str],
+    ) -> RankedSnippet:
+        """The document's opening instead of the section that matched, when the question is
+        about as close to the document's title as to that section: it names the document."""
+        if result.ordinal == 0 or not self.titles.named(result.title, vector, result.dense):
+            return result
+        rows = self._load(
+            _ROWS.where(Snippet.document_id == result.document_id)
+            .order_by(Snippet.ordinal)
+            .limit(1)
+        )
+        opening = next(iter(rows.values()), None)
+        if (
+            opening is None
+            or opening.id == result.snippet_id
+            or not _allowed(opening, parsed, channels)
+        ):
+            return result
+        return replace(
+            result,
+            snippet_id=opening.id,
+            section=opening.section,
+            text=opening.text,
+            url=opening.url,
+            ordinal=opening.ordinal,
         )
 
     def _load(self, statement: Select[Any]) -> dict[int, _Row]:
@@ -310,6 +350,7 @@ def _ranked(
         url=s.url,
         source=s.source,
         source_type=s.source_type,
+        ordinal=s.ordinal,
         tags=list(s.tags or ()),
         topic=s.topic,
         score=float(score),
