@@ -158,6 +158,7 @@ def answer(app: RunningApp, user: str, question: str, value: int) -> Message:
     and never with what (anyone with the bot token can read a DM back)."""
     message = invitation(app, user)
     press(app, user, message, f"survey_answer:{question}:{value}")
+    wait_for(lambda: "Answered" in blocks_text(current(app, message).blocks))
     settle(app)
     shown = current(app, message)
     text = blocks_text(shown.blocks)
