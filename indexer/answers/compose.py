@@ -8,8 +8,6 @@ database (made at ingest); a snippet stored before them is encoded here once and
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +17,7 @@ from indexer.answers import sentences
 from indexer.answers.passages import Unit
 from indexer.answers.sentences import Quotable, quotable, sentence_inputs
 from indexer.embedding import Embedder
+from indexer.memo import Memo
 from indexer.search.ranker import RankedSnippet, Ranking
 
 QUOTE_FROM = 3
@@ -88,9 +87,7 @@ class AnswerComposer:
     ) -> None:
         self.sessions = sessions
         self.embedder = embedder
-        self._cache: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
-        self._limit = cache_snippets
-        self._lock = threading.Lock()
+        self._cache: Memo[tuple[int, str], np.ndarray] = Memo(cache_snippets)
 
     def compose(self, ranking: Ranking, quote: bool = True) -> Composed:
         """Quotes only for a confident, first-page answer (`quote`): a weak match quoted
@@ -126,18 +123,12 @@ class AnswerComposer:
         return out
 
     def _encoded(self, result: RankedSnippet, found: Quotable) -> np.ndarray:
-        key = (result.snippet_id, result.text)
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-        fresh = self.embedder.encode(sentence_inputs(result.title, result.section, found.spots))
-        with self._lock:
-            self._cache[key] = fresh
-            while len(self._cache) > self._limit:
-                self._cache.popitem(last=False)
-        return fresh
+        return self._cache.get(
+            (result.snippet_id, result.text),
+            lambda: self.embedder.encode(
+                sentence_inputs(result.title, result.section, found.spots)
+            ),
+        )
 
 
 def _quotes(scored: list[_Scored]) -> tuple[Quote, ...]:

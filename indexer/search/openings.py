@@ -8,12 +8,10 @@ first needed and cached; only such short questions ask.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import numpy as np
 
 from indexer.embedding import Embedder
+from indexer.memo import Memo
 
 NAME_WORDS = 3
 """At most this many words, and no question mark: a name, not a question ("where do runbooks
@@ -33,24 +31,10 @@ def names_a_document(search_text: str) -> bool:
 class TitleMatcher:
     def __init__(self, embedder: Embedder, cache_titles: int = CACHE_TITLES) -> None:
         self.embedder = embedder
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._limit = cache_titles
-        self._lock = threading.Lock()
+        self._titles: Memo[str, np.ndarray] = Memo(cache_titles)
 
     def named(self, title: str, query: np.ndarray, matched: float) -> bool:
         """Whether the question is as close to `title` as to the section it matched (`matched`,
         its cosine to that section)."""
-        return float(self._vector(title) @ np.ravel(query)) >= matched - TITLE_MARGIN
-
-    def _vector(self, title: str) -> np.ndarray:
-        with self._lock:
-            cached = self._cache.get(title)
-            if cached is not None:
-                self._cache.move_to_end(title)
-                return cached
-        fresh = self.embedder.encode([title])[0]
-        with self._lock:
-            self._cache[title] = fresh
-            while len(self._cache) > self._limit:
-                self._cache.popitem(last=False)
-        return fresh
+        vector = self._titles.get(title, lambda: self.embedder.encode([title])[0])
+        return float(vector @ np.ravel(query)) >= matched - TITLE_MARGIN
