@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import migrate
 from bot.simulated_slack.server import LocalSlack, Reply
-from models import make_session_factory
+from indexer.embedding import Embedder
+from indexer.ingest.documents import LoadResult
+from indexer.ingest.loaders.files import load_tree
+from indexer.ingest.pipeline import Ingestor
+from indexer.search.index_store import KnowledgeIndex
+from models import create_db_engine, make_session_factory
 from models.workspace import LOCAL_TEAM, Workspace, workspace_sessions
 
 LEPTON = Path(sys.executable).parent / "lepton"
@@ -137,3 +145,27 @@ def kill_after_posts(slack: LocalSlack, posts: int, victim: list[subprocess.Pope
 def local_sessions(engine: Engine) -> sessionmaker[Session]:
     """Sessions of the workspace a Lepton without Slack credentials serves."""
     return workspace_sessions(make_session_factory(engine), Workspace(LOCAL_TEAM))
+
+
+@contextmanager
+def ingested(
+    root: Path, embedder: Embedder, pages: dict[str, str], *loaded: LoadResult
+) -> Iterator[tuple[sessionmaker[Session], KnowledgeIndex]]:
+    """A migrated SQLite database and index under `root` holding `loaded` plus `pages` (file
+    name -> Markdown), ingested the way `lepton ingest` does."""
+    engine = create_db_engine(f"sqlite:///{root / 'lepton.db'}")
+    migrate.upgrade(engine)
+    sessions = local_sessions(engine)
+    knowledge = KnowledgeIndex(sessions, root / "index", embedder)
+    extra = root / "extra"
+    extra.mkdir()
+    for name, text in pages.items():
+        (extra / name).write_text(text)
+    everything = LoadResult()
+    for part in (*loaded, load_tree(extra)):
+        everything.extend(part)
+    Ingestor(knowledge).ingest(everything)
+    try:
+        yield sessions, knowledge
+    finally:
+        engine.dispose()

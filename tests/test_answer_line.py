@@ -23,7 +23,7 @@ from indexer.learning.feedback import Feedback
 from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import Ranker
 from models import Document, Snippet, SnippetEmbedding, SnippetSentences, create_db_engine
-from tests.helpers import local_sessions
+from tests.helpers import ingested, local_sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "knowledge"
@@ -61,20 +61,11 @@ class CountingEmbedder(Embedder):
 def stack(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> Iterator[tuple[sessionmaker[Session], KnowledgeIndex]]:
+    examples = load_tree(EXAMPLES)
+    examples.extend(load_export(SLACK_EXPORT))
     root = tmp_path_factory.mktemp("answer-line")
-    engine = create_db_engine(f"sqlite:///{root / 'lepton.db'}")
-    migrations.upgrade(engine)
-    sessions = local_sessions(engine)
-    knowledge = KnowledgeIndex(sessions, root / "index", embedder)
-    extra = root / "extra"
-    extra.mkdir()
-    (extra / "parking.md").write_text(LONG_PAGE)
-    loaded = load_tree(EXAMPLES)
-    loaded.extend(load_export(SLACK_EXPORT))
-    loaded.extend(load_tree(extra))
-    Ingestor(knowledge).ingest(loaded)
-    yield sessions, knowledge
-    engine.dispose()
+    with ingested(root, embedder, {"parking.md": LONG_PAGE}, examples) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +166,11 @@ def test_sentence_vectors_come_from_ingest_not_from_the_model(
     assert composer.embedder.texts == 0, "composing read stored vectors; the model never ran"
 
 
-def test_stored_vectors_match_what_the_model_says_now(
+def test_half_precision_storage_keeps_the_models_cosines(
     stack: tuple[sessionmaker[Session], KnowledgeIndex], embedder: Embedder
 ) -> None:
-    """Stored as float16: the cosine a quote is chosen by must not drift from the model's."""
+    """Stored as float16: the cosine a quote is chosen by must not drift from the float32 one
+    the model gives for the same sentence."""
     sessions, _ = stack
     with sessions() as session:
         snippet = session.scalars(

@@ -10,17 +10,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import migrate as migrations
 from indexer.embedding import Embedder
 from indexer.ingest.loaders.files import load_tree
-from indexer.ingest.pipeline import Ingestor
 from indexer.insights.questions import Asked, Questions
 from indexer.learning.feedback import REACTION_WEIGHT, Feedback
 from indexer.search.hybrid import BlendWeights, relevance_gate
 from indexer.search.index_store import KnowledgeIndex
 from indexer.search.ranker import MIN_CONFIDENCE, Ranker
-from models import KnowledgeGap, QueryLog, Rating, Snippet, create_db_engine
-from tests.helpers import local_sessions
+from models import KnowledgeGap, QueryLog, Rating, Snippet
+from tests.helpers import ingested
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "knowledge"
 SECRET = """---
@@ -40,18 +38,8 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> Iterator[tuple[sessionmaker[Session], KnowledgeIndex]]:
     root = tmp_path_factory.mktemp("ranking")
-    engine = create_db_engine(f"sqlite:///{root / 'lepton.db'}")
-    migrations.upgrade(engine)
-    sessions = local_sessions(engine)
-    knowledge = KnowledgeIndex(sessions, root / "index", embedder)
-    extra = root / "extra"
-    extra.mkdir()
-    (extra / "contoso.md").write_text(SECRET)
-    loaded = load_tree(EXAMPLES)
-    loaded.extend(load_tree(extra))
-    Ingestor(knowledge).ingest(loaded)
-    yield sessions, knowledge
-    engine.dispose()
+    with ingested(root, embedder, {"contoso.md": SECRET}, load_tree(EXAMPLES)) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -20,13 +20,11 @@ from handlers.plumbing.blocks import (
     section,
     shown_source,
 )
-from indexer.answers.compose import NOTHING, Composed, Passage, Quote
-from indexer.answers.passages import Unit, units
+from indexer.answers.compose import NOTHING, PASSAGE_CHARS, Composed, Passage, Quote, readable
+from indexer.answers.passages import Unit
+from indexer.answers.sentences import quotable
 from indexer.search.ranker import RankedSnippet, Ranking
 
-PASSAGE_CHARS = 420
-"""About four lines at desktop width: three results and their buttons fit one screen."""
-THREAD = "slack_thread"
 SECTION_MARK = "\u203a"
 RATE_UP = "rate_up"
 RATE_DOWN = "rate_down"
@@ -65,8 +63,7 @@ def passage(
     if chosen is not None and chosen.units:
         shown: list[Unit] = list(chosen.units)
     else:
-        found = units(result.text, thread=result.source_type == THREAD)
-        shown = [u for u in found if not u.asked and u.kind != "heading"] or found
+        shown = readable(quotable(result.text, result.source_type).units)
     parts: list[str] = []
     used = 0
     for unit in shown:

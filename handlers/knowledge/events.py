@@ -184,8 +184,8 @@ def _reaction(
     client: WebClient | None = None,
 ) -> None:
     """A mapped reaction rates what the answer line quoted (else every snippet the answer
-    showed); removing it undoes that,
-    unless the person still has another mapped reaction on the same answer."""
+    showed); removing it undoes that, unless the person still has another mapped reaction on
+    the same answer."""
     item = event.get("item") or {}
     user = event.get("user")
     value = services.settings.reaction_value(str(event.get("reaction") or ""))

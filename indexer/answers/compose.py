@@ -33,6 +33,7 @@ Floor, spread and weight were chosen on bench.answer_quality's labelled question
 0.5 quoted nothing for a quarter of them, and 0.3 to 0.4 changed little."""
 MAX_QUOTE_CHARS = 500
 PASSAGE_CHARS = 420
+"""About four lines at desktop width: three results and their buttons fit one screen."""
 CACHE_SNIPPETS = 2048
 
 
@@ -158,11 +159,17 @@ def _quotes(scored: list[_Scored]) -> tuple[Quote, ...]:
     return tuple(quotes)
 
 
+def readable(found: list[Unit]) -> list[Unit]:
+    """The units a passage may show: never the question that opened a thread again, nor a
+    heading the result's title already shows (unless that is all there is)."""
+    return [u for u in found if not u.asked and u.kind != "heading"] or found
+
+
 def _passage(s: _Scored) -> Passage:
     """The unit holding the best sentence, then the units after it while they fit (a code
     block after the sentence that introduces it, the next rows of a table, the next reply),
     then those before it if there is room left."""
-    shown = [u for u in s.found.units if not u.asked and u.kind != "heading"] or s.found.units
+    shown = readable(s.found.units)
     if not shown:
         return Passage((), None)
     if len(s.similarity):
